@@ -1,0 +1,1 @@
+"""Carnation's domain: definitions, the state machine, clocks, the calendar and the services."""

@@ -1,0 +1,1 @@
+"""The service layer: what the entry points (web, tasks, CLI) call."""

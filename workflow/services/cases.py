@@ -1,0 +1,626 @@
+"""Registering complaints and moving them through the workflow: one transaction per call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from workflow.definition import EventDef, WorkflowDefinition
+from workflow.errors import (
+    Forbidden,
+    GuardFailed,
+    InvalidTransition,
+    ValidationFailed,
+    VersionConflict,
+)
+from workflow.eventdata import validate_event_data
+from workflow.guards import GuardContext, evaluate_guards
+from workflow.machine import CompiledWorkflow
+from workflow.runtime import Runtime
+from workflow.services import clocks as clock_service
+from workflow.services.actors import Actor, load_case_in_scope
+from workflow.storage.models import (
+    Case,
+    CaseEvent,
+    CaseSequence,
+    ClockInstance,
+    OutboxMessage,
+    Referral,
+    Station,
+    User,
+)
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# Guards that read the event's data: `allowed_events` cannot judge them in advance.
+DATA_GUARDS = frozenset(
+    {
+        "assignee_scope",
+        "kind_not_allowed_from_state",
+        "judicial_confirmation_window",
+        "outcome_fits_kind",
+    }
+)
+STATE_CHANGE_OUTCOMES = {"decide": "outcome"}
+
+
+@dataclass
+class Transitioned:
+    case: Case
+    event: CaseEvent
+
+
+# -- shared writers ------------------------------------------------------------------
+
+
+def append_event(
+    session: Session,
+    rt: Runtime,
+    case: Case,
+    type_: str,
+    actor_id: int | None,
+    at: datetime,
+    data: Mapping[str, Any] | None = None,
+    private: Mapping[str, Any] | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+) -> CaseEvent:
+    """Append a timeline entry; ``private`` (free texts, names) is sealed, never stored plain."""
+    now = rt.now()
+    case.last_seq += 1
+    case.last_event_at = max(case.last_event_at, at)
+    case.updated_at = now
+    event = CaseEvent(
+        case_id=case.id,
+        seq=case.last_seq,
+        type=type_,
+        from_state=from_state,
+        to_state=to_state,
+        actor_id=actor_id,
+        at=at,
+        recorded_at=now,
+        data=dict(data or {}),
+        sealed=rt.sealer.seal_json(dict(private)) if private else None,
+    )
+    session.add(event)
+    session.flush([event])
+    return event
+
+
+def emit(
+    session: Session,
+    rt: Runtime,
+    case: Case,
+    event: CaseEvent,
+    work: str,
+    payload: Mapping[str, Any],
+) -> None:
+    """Record background work in the outbox, in the caller's transaction (ids only, no PII)."""
+    now = rt.now()
+    session.add(
+        OutboxMessage(
+            case_id=case.id,
+            event_id=event.id,
+            work=work,
+            payload={"case_id": case.id, "event_id": event.id, "event": event.type, **payload},
+            status="pending",
+            attempts=0,
+            available_at=now,
+            created_at=now,
+        )
+    )
+
+
+def _emit_for_event(
+    session: Session, rt: Runtime, case: Case, event: CaseEvent, event_def: EventDef, actor: Actor
+) -> None:
+    for item in event_def.emits:
+        payload: dict[str, Any] = {"actor_id": actor.id}
+        if item.work == "notify":
+            payload.update({"to": list(item.to), "email": item.email})
+        emit(session, rt, case, event, item.work, payload)
+
+
+def json_ready(data: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out[key] = value.isoformat() if isinstance(value, (date, datetime)) else value
+    return out
+
+
+def split_private(event_def: EventDef, data: Mapping[str, Any]) -> tuple[dict, dict]:
+    """Separate free-text fields (sealed) from the rest (stored plain)."""
+    public, private = {}, {}
+    for key, value in json_ready(data).items():
+        spec = event_def.data.get(key)
+        (private if spec is not None and spec.type == "text" else public)[key] = value
+    return public, private
+
+
+def check_stated_time(
+    rt: Runtime, case: Case, at: datetime | None, field: str, not_before: datetime | None = None
+) -> datetime:
+    """A stated time may be neither in the future nor before the case's latest event."""
+    now = rt.now()
+    if at is None:
+        return now
+    if at > now:
+        raise ValidationFailed({field: "must not be in the future"})
+    floor = not_before if not_before is not None else case.last_event_at
+    if at < floor:
+        raise ValidationFailed({field: "must not be before the case's latest event"})
+    return at
+
+
+# -- assignment ------------------------------------------------------------------------
+
+
+def assignee_allowed(session: Session, case: Case, user_id: int) -> bool:
+    """A caseworker of the case's station, or a supervisor at or above it."""
+    row = session.execute(
+        select(User.role, User.station_id, User.active, Station.path)
+        .join(Station, Station.id == User.station_id)
+        .where(User.id == user_id)
+    ).first()
+    if row is None or not row.active:
+        return False
+    if row.role == "caseworker":
+        return row.station_id == case.station_id
+    if row.role == "supervisor":
+        return case.station_path.startswith(row.path)
+    return False
+
+
+# -- guards and allowed events ---------------------------------------------------------
+
+
+def guard_context(
+    rt: Runtime,
+    case: Case,
+    definition: WorkflowDefinition,
+    event: str,
+    data: Mapping[str, Any],
+    open_clocks: list[ClockInstance],
+    assignee_in_scope: bool = True,
+) -> GuardContext:
+    now = rt.now()
+    resolution_breached = any(
+        c.name == "resolution" and clock_service.effective_status(c, now) == "breached"
+        for c in open_clocks
+    )
+    return GuardContext(
+        state=case.state,
+        event=event,
+        data=data,
+        now=now,
+        risk=case.risk,
+        category=case.category,
+        session_count=case.session_count,
+        extended=case.extended,
+        resolution_breached=resolution_breached,
+        referral_kind=case.referral_kind,
+        closed_by=case.closed_by,
+        closed_at=case.closed_at,
+        closure_outcome=case.closure_outcome,
+        agreement_effective_on=case.agreement_effective_on,
+        assignee_in_scope=assignee_in_scope,
+        outcomes=definition.outcomes,
+    )
+
+
+def role_may(actor: Actor, case: Case, event_def: EventDef) -> bool:
+    if actor.role not in event_def.roles:
+        return False
+    if actor.role == "court_liaison":
+        # Liaisons act only on the referral that is with their own panel now.
+        return case.referral_panel_id == actor.station_id
+    return True
+
+
+def allowed_events(
+    rt: Runtime,
+    compiled: CompiledWorkflow,
+    actor: Actor,
+    case: Case,
+    open_clocks: list[ClockInstance],
+) -> list[str]:
+    """Events that pass the state, role and data-free guard checks for ``actor`` now."""
+    definition = compiled.definition
+    allowed = []
+    for name in compiled.allowed_in(case.state):
+        event_def = definition.events[name]
+        if not role_may(actor, case, event_def):
+            continue
+        guards = [g for g in event_def.guards if g not in DATA_GUARDS]
+        if name == "refer":
+            guards = [g for g in guards if g != "session_required"]
+        if guards:
+            ctx = guard_context(rt, case, definition, name, {}, open_clocks)
+            if evaluate_guards(guards, ctx) is not None:
+                continue
+        allowed.append(name)
+    return allowed
+
+
+def transition_options(rt: Runtime, session: Session, actor: Actor, case_id: int) -> list[dict]:
+    case = load_case_in_scope(session, actor, case_id)
+    compiled = rt.workflow(case.workflow_key, session)
+    open_clocks = clock_service.open_clocks_of(session, case.id)
+    options = []
+    for name in allowed_events(rt, compiled, actor, case, open_clocks):
+        fields = {}
+        for field in compiled.definition.events[name].data.values():
+            spec: dict[str, Any] = {"type": field.type, "required": field.required}
+            if field.enum:
+                spec["enum"] = list(field.enum)
+            if field.min is not None:
+                spec["min"] = field.min
+            if field.max is not None:
+                spec["max"] = field.max
+            fields[field.name] = spec
+        options.append({"event": name, "fields": fields})
+    return options
+
+
+# -- the transition service ------------------------------------------------------------
+
+
+def _resolve_panel(session: Session, data: dict[str, Any]) -> Station:
+    code = data.get("panel")
+    courts = select(Station).where(Station.kind == "court")
+    if code:
+        panel = session.scalar(courts.where(Station.code == code))
+        if panel is None:
+            raise ValidationFailed({"panel": "no such court panel"})
+        return panel
+    panels = list(session.scalars(courts.limit(2)))
+    if len(panels) != 1:
+        raise ValidationFailed({"panel": "required: name the court panel"})
+    return panels[0]
+
+
+def trigger_event(
+    rt: Runtime,
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    event: str,
+    version: int,
+    data: Mapping[str, Any] | None,
+    occurred_at: datetime | None = None,
+) -> Transitioned:
+    """Check and apply one event, in the caller's transaction; a refusal writes nothing."""
+    case = load_case_in_scope(session, actor, case_id, lock=True)
+    if case.version != version:
+        raise VersionConflict(
+            f"the case is at version {case.version}, not {version}",
+            {"current_version": case.version},
+        )
+    compiled = rt.workflow(case.workflow_key, session)
+    definition = compiled.definition
+    if event not in definition.events or not compiled.is_allowed(case.state, event):
+        raise InvalidTransition(
+            f"{event!r} is not allowed in state {case.state!r}",
+            {"state": case.state, "event": event},
+        )
+    event_def = definition.events[event]
+    if not role_may(actor, case, event_def):
+        raise Forbidden(f"a {actor.role} may not {event} this case")
+    today = rt.now().astimezone(rt.tz).date()
+    clean, errors = validate_event_data(event_def, data or {}, today)
+    if errors:
+        raise ValidationFailed(errors)
+    at = check_stated_time(rt, case, occurred_at, "occurred_at")
+    assignee_ok = True
+    if event == "accept":
+        chosen = clean.get("assignee_id") or case.assignee_id or actor.id
+        assignee_ok = assignee_allowed(session, case, chosen)
+        clean["assignee_id"] = chosen
+    panel = _resolve_panel(session, clean) if event == "refer" else None
+    open_clocks = clock_service.open_clocks_of(session, case.id)
+    ctx = guard_context(rt, case, definition, event, clean, open_clocks, assignee_ok)
+    result = compiled.fire(case.state, event, ctx)
+    if result.failed_rule is not None or result.dest is None:
+        raise GuardFailed(result.failed_rule or "unknown")
+    return _apply(
+        rt,
+        session,
+        actor,
+        case,
+        compiled,
+        event_def,
+        clean,
+        at,
+        panel,
+        open_clocks,
+        result.dest,
+        today,
+    )
+
+
+def _apply(
+    rt: Runtime,
+    session: Session,
+    actor: Actor,
+    case: Case,
+    compiled: CompiledWorkflow,
+    event_def: EventDef,
+    clean: dict[str, Any],
+    at: datetime,
+    panel: Station | None,
+    open_clocks: list[ClockInstance],
+    dest: str,
+    today: date,
+) -> Transitioned:
+    definition = compiled.definition
+    source = case.state
+    name = event_def.name
+    if name == "refer" and panel is not None:
+        clean["panel"] = panel.code
+    if name == "settle" and "effective_on" not in clean:
+        clean["effective_on"] = at.astimezone(rt.tz).date()
+    public, private = split_private(event_def, clean)
+    case.state = dest
+    case.version += 1
+    event = append_event(session, rt, case, name, actor.id, at, public, private, source, dest)
+    _update_case_facts(rt, session, case, name, clean, at, source, dest, panel, event)
+    calendar = rt.calendar(session)
+    if name == "extend":
+        _extend_resolution(case, definition, open_clocks, clean["days"], calendar, rt)
+    clock_service.react_to(
+        session,
+        case,
+        definition,
+        name,
+        at,
+        source,
+        dest,
+        clean,
+        event.id,
+        calendar,
+        rt.tz,
+        rt.now(),
+        open_clocks,
+    )
+    _emit_for_event(session, rt, case, event, event_def, actor)
+    return Transitioned(case=case, event=event)
+
+
+def _update_case_facts(
+    rt: Runtime,
+    session: Session,
+    case: Case,
+    name: str,
+    clean: dict[str, Any],
+    at: datetime,
+    source: str,
+    dest: str,
+    panel: Station | None,
+    event: CaseEvent,
+) -> None:
+    if source == "intake" and dest != "intake" and case.first_exit_intake_at is None:
+        case.first_exit_intake_at = at
+    if name == "accept":
+        case.assignee_id = clean["assignee_id"]
+    if dest == "closed":
+        case.closed_by = name
+        case.closed_at = at
+        case.closure_outcome = clean.get("outcome") if name == "decide" else None
+    if name == "settle":
+        case.agreement_effective_on = clean["effective_on"]
+    current = None
+    if source == "referred" or source == "court":
+        current = session.scalar(
+            select(Referral)
+            .where(Referral.case_id == case.id)
+            .order_by(Referral.id.desc())
+            .limit(1)
+        )
+    if current is not None:
+        current.status = {
+            "acknowledge": "acknowledged",
+            "return": "returned",
+            "rule": "ruled",
+            "decide": "decided",
+            "withdraw": "withdrawn",
+        }.get(name, current.status)
+    if name == "refer" and panel is not None:
+        case.referral_kind = clean["kind"]
+        case.referral_panel_id = panel.id
+        session.add(
+            Referral(
+                case_id=case.id,
+                panel_id=panel.id,
+                kind=clean["kind"],
+                event_id=event.id,
+                referred_at=at,
+                status="awaiting",
+            )
+        )
+    elif name in ("return", "decide", "withdraw") and source in ("referred", "court"):
+        # The referral is no longer with the panel; its history stays in `referrals`.
+        case.referral_panel_id = None
+
+
+def _extend_resolution(
+    case: Case,
+    definition: WorkflowDefinition,
+    open_clocks: list[ClockInstance],
+    days: int,
+    calendar: Any,
+    rt: Runtime,
+) -> None:
+    case.extended = True
+    for clock in open_clocks:
+        if clock.name == "resolution" and clock.status in ("running", "suspended"):
+            computation = dict(clock.computation or {})
+            computation["extra"] = int(computation.get("extra", 0)) + days
+            clock.computation = computation
+            clock_service.recompute(
+                clock, definition.clocks["resolution"], calendar, rt.tz, rt.now()
+            )
+
+
+# -- registration ----------------------------------------------------------------------
+
+
+def next_case_number(session: Session, station: Station, year: int) -> str:
+    """Atomically take the next five-digit sequence of a station and local year."""
+    dialect = session.get_bind().dialect.name
+    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert_fn(CaseSequence)
+        .values(station_id=station.id, year=year, last=1)
+        .on_conflict_do_update(
+            index_elements=[CaseSequence.station_id, CaseSequence.year],
+            set_={"last": CaseSequence.last + 1},
+        )
+        .returning(CaseSequence.last)
+    )
+    sequence = session.execute(statement).scalar_one()
+    return f"{station.code}-{year}-{sequence:05d}"
+
+
+REGISTER_ROLES = frozenset({"caseworker", "volunteer", "supervisor"})
+
+
+def _registration_station(session: Session, actor: Actor, code: str | None) -> Station:
+    """Caseworkers and volunteers register at their own station, supervisors in their subtree."""
+    if code is None or code == actor.station_code:
+        station = session.get(Station, actor.station_id)
+        assert station is not None
+        if station.kind == "court":
+            raise ValidationFailed({"station": "cases are registered at a service station"})
+        return station
+    if actor.role != "supervisor":
+        raise ValidationFailed({"station": "you may register only at your own station"})
+    station = session.scalar(select(Station).where(Station.code == code))
+    if (
+        station is None
+        or station.kind == "court"
+        or not station.path.startswith(actor.station_path)
+    ):
+        raise ValidationFailed({"station": "not a station in your area"})
+    return station
+
+
+def _person_parts(
+    person: Mapping[str, Any] | None, identity_keys: tuple[str, ...]
+) -> tuple[dict | None, dict]:
+    if not person:
+        return None, {}
+    identity = {k: person[k] for k in identity_keys if person.get(k) is not None}
+    facts = {k: v for k, v in person.items() if k not in identity_keys and v is not None}
+    return (identity or None), facts
+
+
+COMPLAINANT_IDENTITY = ("name", "phone", "id_number", "address", "safe_phone")
+
+
+def register_case(rt: Runtime, session: Session, actor: Actor, payload: Mapping[str, Any]) -> Case:
+    """Register a complaint (payload already shape-checked); opens its clocks and emits its work."""
+    if actor.role not in REGISTER_ROLES:
+        raise Forbidden("this role may not register complaints")
+    now = rt.now()
+    received_at: datetime = payload.get("received_at") or now
+    if received_at > now + FUTURE_TOLERANCE:
+        raise ValidationFailed({"received_at": "must not be more than five minutes in the future"})
+    station = _registration_station(session, actor, payload.get("station"))
+    compiled = rt.active_workflow(session)
+    definition = compiled.definition
+    local_year = received_at.astimezone(rt.tz).year
+    complainant_identity, complainant_facts = _person_parts(
+        payload.get("complainant"), COMPLAINANT_IDENTITY
+    )
+    victim_identity, victim_facts = _person_parts(payload.get("victim"), ("name",))
+    respondent_identity, respondent_facts = _person_parts(payload.get("respondent"), ("name",))
+    complainant = payload.get("complainant") or {}
+    sealer = rt.sealer
+    case = Case(
+        number=next_case_number(session, station, local_year),
+        station_id=station.id,
+        station_path=station.path,
+        workflow_key=definition.key,
+        state=definition.initial,
+        version=1,
+        channel=payload["channel"],
+        category=payload["category"],
+        risk=payload["risk"],
+        assignee_id=actor.id if actor.role == "caseworker" else None,
+        registered_by_id=actor.id,
+        complainant_sealed=sealer.seal_json(complainant_identity),
+        victim_sealed=sealer.seal_json(victim_identity),
+        respondent_sealed=sealer.seal_json(respondent_identity),
+        summary_sealed=sealer.seal(payload["summary"]) if payload.get("summary") else None,
+        phone_index=sealer.blind_index(complainant.get("phone")),
+        id_number_index=sealer.blind_index(complainant.get("id_number")),
+        facts={
+            "complainant": complainant_facts,
+            "victim": victim_facts if payload.get("victim") else None,
+            "respondent": respondent_facts if payload.get("respondent") else None,
+        },
+        session_count=0,
+        extended=False,
+        received_at=received_at,
+        received_on=received_at.astimezone(rt.tz).date(),
+        last_event_at=received_at,
+        last_seq=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush([case])
+    event = append_event(
+        session,
+        rt,
+        case,
+        "registered",
+        actor.id,
+        received_at,
+        {
+            "channel": case.channel,
+            "category": case.category,
+            "risk": case.risk,
+            "station": station.code,
+        },
+        None,
+        None,
+        case.state,
+    )
+    calendar = rt.calendar(session)
+    clock_service.react_to(
+        session,
+        case,
+        definition,
+        "register",
+        received_at,
+        "",
+        case.state,
+        {},
+        event.id,
+        calendar,
+        rt.tz,
+        now,
+        [],
+    )
+    if case.risk == "emergency":
+        emit(
+            session,
+            rt,
+            case,
+            event,
+            "notify",
+            {
+                "actor_id": actor.id,
+                "to": ["district_supervisors"],
+                "email": True,
+                "reason": "emergency",
+            },
+        )
+    return case
