@@ -76,7 +76,7 @@ _TOP_OPTIONAL = ("outcomes", "mandatory_report_categories")
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 
-_ValueCheck = Callable[[object], "str | None"]
+_ValueCheck = Callable[[object], str | None]
 
 
 class FrozenMap(Mapping[K, V]):
@@ -437,6 +437,20 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+@dataclass(frozen=True)
+class _Known:
+    """The names a reference may use; None when their section was unreadable.
+
+    A section that could not be read is reported once; checking references
+    against it would bury that one problem under a cascade.
+    """
+
+    names: frozenset[str] | None
+
+    def lacks(self, name: str) -> bool:
+        return self.names is not None and name not in self.names
+
+
 @dataclass
 class _Vocabulary:
     """What conditions may name, gathered from the definition parsed so far."""
@@ -451,6 +465,8 @@ class _Parser:
         self.r = reader
         self.text = text
         self.state_lines: dict[str, int] = {}
+        self.known_states = _Known(None)
+        self.known_roles = _Known(None)
 
     def parse(self, root: Node) -> WorkflowDefinition | None:
         top = self.r.mapping(root, "")
@@ -461,10 +477,10 @@ class _Parser:
         version = self.r.integer(top["version"].value, "version", 1) if "version" in top else None
         roles = self._roles(top.get("roles"))
         states = self._states(top.get("states"))
-        events = self._events(top.get("events"), states, roles)
+        events = self._events(top.get("events"))
         kinds = _kinds(events)
         outcomes = self._outcomes(top.get("outcomes"), events, kinds)
-        clocks = self._clocks(top.get("clocks"), states, events, _Vocabulary(kinds))
+        clocks = self._clocks(top.get("clocks"), events, _Vocabulary(kinds))
         categories = self._categories(top.get("mandatory_report_categories"))
         initial = self._graph(top.get("initial"), states, events)
         if name is None or version is None or initial is None:
@@ -497,8 +513,10 @@ class _Parser:
         if entry is None:
             return set()
         roles = self.r.names(entry.value, "roles")
-        if not roles and isinstance(entry.value, SequenceNode):
-            self.r.problem(entry.value, "roles", "no roles")
+        if isinstance(entry.value, SequenceNode):
+            self.known_roles = _Known(frozenset(role for role, _ in roles))
+            if not roles:
+                self.r.problem(entry.value, "roles", "no roles")
         return {role for role, _ in roles}
 
     def _states(self, entry: _Entry | None) -> dict[str, StateDef]:
@@ -507,6 +525,8 @@ class _Parser:
         entries = self.r.mapping(entry.value, "states")
         if entries is None:
             return {}
+        # Every key names a state, even one whose body is malformed.
+        self.known_states = _Known(frozenset(entries))
         if not entries:
             self.r.problem(entry.value, "states", "no states")
         states: dict[str, StateDef] = {}
@@ -545,9 +565,7 @@ class _Parser:
 
     # -- events -------------------------------------------------------------------
 
-    def _events(
-        self, entry: _Entry | None, states: Mapping[str, StateDef], roles: set[str]
-    ) -> dict[str, EventDef]:
+    def _events(self, entry: _Entry | None) -> dict[str, EventDef]:
         if entry is None:
             return {}
         entries = self.r.mapping(entry.value, "events")
@@ -558,7 +576,7 @@ class _Parser:
         events: dict[str, EventDef] = {}
         for name, item in entries.items():
             if self._event_name_ok(name, item.key):
-                event = self._event(name, item, states, roles)
+                event = self._event(name, item)
                 if event is not None:
                     events[name] = event
         return events
@@ -575,9 +593,7 @@ class _Parser:
             return True
         return False
 
-    def _event(
-        self, name: str, item: _Entry, states: Mapping[str, StateDef], roles: set[str]
-    ) -> EventDef | None:
+    def _event(self, name: str, item: _Entry) -> EventDef | None:
         path = f"events.{name}"
         body = self.r.mapping(item.value, path)
         if body is None:
@@ -589,9 +605,9 @@ class _Parser:
             ("from", "to", "roles"),
             ("data", "guards", "emits", "internal"),
         )
-        sources = self._sources(body.get("from"), states, path)
-        dest = self._state_ref(body.get("to"), states, f"{path}.to")
-        event_roles = self._event_roles(body.get("roles"), roles, path)
+        sources = self._sources(body.get("from"), path)
+        dest = self._state_ref(body.get("to"), f"{path}.to")
+        event_roles = self._event_roles(body.get("roles"), path)
         data = self._fields(body.get("data"), path)
         guards = self._guards(body.get("guards"), path)
         emits = self._emits(body.get("emits"), path)
@@ -612,9 +628,7 @@ class _Parser:
             line=_line(item.key),
         )
 
-    def _sources(
-        self, entry: _Entry | None, states: Mapping[str, StateDef], path: str
-    ) -> tuple[str, ...] | None:
+    def _sources(self, entry: _Entry | None, path: str) -> tuple[str, ...] | None:
         if entry is None:
             return None
         found = self.r.names(entry.value, f"{path}.from", scalar_ok=True)
@@ -623,29 +637,27 @@ class _Parser:
                 self.r.problem(entry.value, f"{path}.from", "event without source")
             return None
         for index, (source, node) in enumerate(found):
-            if source not in states:
+            if self.known_states.lacks(source):
                 self.r.problem(node, f"{path}.from[{index}]", f"unknown state {source}")
         return tuple(source for source, _ in found)
 
-    def _state_ref(
-        self, entry: _Entry | None, states: Mapping[str, StateDef], path: str
-    ) -> str | None:
+    def _state_ref(self, entry: _Entry | None, path: str) -> str | None:
         if entry is None:
             return None
         name = self.r.name(entry.value, path)
-        if name is not None and name not in states:
+        if name is not None and self.known_states.lacks(name):
             self.r.problem(entry.value, path, f"unknown state {name}")
             return None
         return name
 
-    def _event_roles(self, entry: _Entry | None, roles: set[str], path: str) -> frozenset[str]:
+    def _event_roles(self, entry: _Entry | None, path: str) -> frozenset[str]:
         if entry is None:
             return frozenset()
         found = self.r.names(entry.value, f"{path}.roles")
         if not found and isinstance(entry.value, SequenceNode):
             self.r.problem(entry.value, f"{path}.roles", "no role may trigger this event")
         for index, (role, node) in enumerate(found):
-            if role not in roles:
+            if self.known_roles.lacks(role):
                 self.r.problem(node, f"{path}.roles[{index}]", f"unknown role {role}")
         return frozenset(role for role, _ in found)
 
@@ -796,7 +808,6 @@ class _Parser:
     def _clocks(
         self,
         entry: _Entry | None,
-        states: Mapping[str, StateDef],
         events: Mapping[str, EventDef],
         vocabulary: _Vocabulary,
     ) -> dict[str, ClockDef]:
@@ -808,7 +819,7 @@ class _Parser:
             if not _NAME.match(name):
                 self.r.problem(item.key, f"clocks.{name}", f"{name!r} is not a name")
                 continue
-            clock = _ClockParser(self.r, states, events, vocabulary).parse(name, item)
+            clock = _ClockParser(self.r, self.known_states, events, vocabulary).parse(name, item)
             if clock is not None:
                 clocks[name] = clock
         return clocks
@@ -820,7 +831,7 @@ class _Parser:
     ) -> str | None:
         if entry is None:
             return None
-        initial = self._state_ref(entry, states, "initial")
+        initial = self._state_ref(entry, "initial")
         if initial is None:
             return None
         reached = _reachable(initial, events)
@@ -861,12 +872,12 @@ class _ClockParser:
     def __init__(
         self,
         reader: _Reader,
-        states: Mapping[str, StateDef],
+        known_states: _Known,
         events: Mapping[str, EventDef],
         vocabulary: _Vocabulary,
     ) -> None:
         self.r = reader
-        self.states = states
+        self.known_states = known_states
         self.events = events
         self.vocabulary = vocabulary
 
@@ -1100,7 +1111,7 @@ class _ClockParser:
         if entry is None or _is_null(entry.value):
             return None
         name = self.r.name(entry.value, f"{path}.runs_in")
-        if name is not None and name not in self.states:
+        if name is not None and self.known_states.lacks(name):
             self.r.problem(entry.value, f"{path}.runs_in", f"unknown state {name}")
             return None
         return name

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
@@ -36,6 +37,22 @@ class Runtime:
     _calendar: WorkCalendar | None = None
     _calendar_loaded: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _outbox_listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        @event.listens_for(self.sessions, "after_commit")
+        def _after_commit(session: Session) -> None:
+            if session.info.pop("outbox_written", False):
+                for listener in list(self._outbox_listeners):
+                    listener()
+
+        @event.listens_for(self.sessions, "after_rollback")
+        def _after_rollback(session: Session) -> None:
+            session.info.pop("outbox_written", None)
+
+    def on_outbox_commit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every commit that wrote outbox rows (in this process)."""
+        self._outbox_listeners.append(listener)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -180,9 +180,7 @@ def test_the_shipped_clocks_are_read_whole() -> None:
 def test_known_guards_and_actions_cover_the_shipped_definition() -> None:
     definition = load_definition(SHIPPED_PATH)
     assert {g for e in definition.events.values() for g in e.guards} <= KNOWN_GUARDS
-    clock_triggers = {
-        t.on for c in definition.clocks.values() for t in (*c.opens_on, *c.met_by)
-    }
+    clock_triggers = {t.on for c in definition.clocks.values() for t in (*c.opens_on, *c.met_by)}
     assert clock_triggers - set(definition.events) <= ACTIONS
 
 
@@ -240,191 +238,316 @@ def test_the_definition_error_message_lists_every_problem() -> None:
 
 BROKEN = [
     pytest.param(
-        "name: mini\n", "name: mini\ncolour: red\n", "colour: red", "colour", "unknown key",
+        "name: mini\n",
+        "name: mini\ncolour: red\n",
+        "colour: red",
+        "colour",
+        "unknown key",
         id="unknown-top-level-key",
     ),
     pytest.param(
-        "version: 1\n", "", "name: mini", "version", "required key missing",
+        "version: 1\n",
+        "",
+        "name: mini",
+        "version",
+        "required key missing",
         id="missing-required-key",
     ),
     pytest.param(
-        "version: 1", "version: one", "version: one", "version", "expected an integer",
+        "version: 1",
+        "version: one",
+        "version: one",
+        "version",
+        "expected an integer",
         id="version-not-an-integer",
     ),
     pytest.param(
-        "version: 1", "version: true", "version: true", "version", "expected an integer",
+        "version: 1",
+        "version: true",
+        "version: true",
+        "version",
+        "expected an integer",
         id="version-a-boolean",
     ),
     pytest.param(
-        "initial: open", "initial: ajar", "initial: ajar", "initial", "unknown state ajar",
+        "initial: open",
+        "initial: ajar",
+        "initial: ajar",
+        "initial",
+        "unknown state ajar",
         id="initial-not-a-state",
     ),
     pytest.param(
-        "from: [open]", "from: [open, limbo]", "limbo", "events.close.from[1]",
+        "from: [open]",
+        "from: [open, limbo]",
+        "limbo",
+        "events.close.from[1]",
         "unknown state limbo",
         id="event-from-unknown-state",
     ),
     pytest.param(
-        "to: shut", "to: gone", "to: gone", "events.close.to", "unknown state gone",
+        "to: shut",
+        "to: gone",
+        "to: gone",
+        "events.close.to",
+        "unknown state gone",
         id="event-to-unknown-state",
     ),
     pytest.param(
-        "from: [shut]", "from: []", "from: []", "events.revive.from", "event without source",
+        "from: [shut]",
+        "from: []",
+        "from: []",
+        "events.revive.from",
+        "event without source",
         id="event-without-source",
     ),
     pytest.param(
-        "roles: [worker]", "roles: [worker, clerk]", "clerk", "events.close.roles[1]",
+        "roles: [worker]",
+        "roles: [worker, clerk]",
+        "clerk",
+        "events.close.roles[1]",
         "unknown role clerk",
         id="event-role-not-in-roles",
     ),
     pytest.param(
-        "guards: [extend_once]", "guards: [be_nice]", "be_nice", "events.close.guards[0]",
+        "guards: [extend_once]",
+        "guards: [be_nice]",
+        "be_nice",
+        "events.close.guards[0]",
         "unknown guard be_nice",
         id="unknown-guard",
     ),
     pytest.param(
-        "days: {type: integer,", "days: {type: decimal,", "decimal", "events.close.data.days.type",
+        "days: {type: integer,",
+        "days: {type: decimal,",
+        "decimal",
+        "events.close.data.days.type",
         "unknown type decimal",
         id="unknown-field-type",
     ),
     pytest.param(
-        "days: {type: integer, min: 1, max: 5}", "days: {type: integer, enum: [a, b]}",
-        "days: {type", "events.close.data.days.enum", "enum applies to string fields",
+        "days: {type: integer, min: 1, max: 5}",
+        "days: {type: integer, enum: [a, b]}",
+        "days: {type",
+        "events.close.data.days.enum",
+        "enum applies to string fields",
         id="enum-on-a-non-string",
     ),
     pytest.param(
         "kind: {type: string, enum: [small, large]}",
         "kind: {type: string, enum: [small, large], max: 3}",
-        "kind: {type", "events.close.data.kind.max", "apply to integer fields",
+        "kind: {type",
+        "events.close.data.kind.max",
+        "apply to integer fields",
         id="max-on-a-non-integer",
     ),
     pytest.param(
-        "min: 1, max: 5", "min: 5, max: 1", "min: 5", "events.close.data.days.max",
+        "min: 1, max: 5",
+        "min: 5, max: 1",
+        "min: 5",
+        "events.close.data.days.max",
         "max is below min",
         id="max-below-min",
     ),
     pytest.param(
-        "{work: notify, to: [assignee]}", "{work: telegram, to: [assignee]}", "telegram",
-        "events.close.emits[0].work", "unknown work telegram",
+        "{work: notify, to: [assignee]}",
+        "{work: telegram, to: [assignee]}",
+        "telegram",
+        "events.close.emits[0].work",
+        "unknown work telegram",
         id="emit-unknown-work",
     ),
     pytest.param(
-        "{work: notify, to: [assignee]}", "{work: notify, to: [mayor]}", "mayor",
-        "events.close.emits[0].to[0]", "unknown recipient mayor",
+        "{work: notify, to: [assignee]}",
+        "{work: notify, to: [mayor]}",
+        "mayor",
+        "events.close.emits[0].to[0]",
+        "unknown recipient mayor",
         id="emit-unknown-recipient",
     ),
     pytest.param(
-        "{work: notify, to: [assignee]}", "{work: notify}", "{work: notify}",
-        "events.close.emits[0].to", "notify needs recipients",
+        "{work: notify, to: [assignee]}",
+        "{work: notify}",
+        "{work: notify}",
+        "events.close.emits[0].to",
+        "notify needs recipients",
         id="notify-without-recipients",
     ),
     pytest.param(
-        "opens_on: [{on: register}]", "opens_on: [{on: registr}]", "registr",
-        "clocks.answer.opens_on[0].on", "clock tied to an unknown event",
+        "opens_on: [{on: register}]",
+        "opens_on: [{on: registr}]",
+        "registr",
+        "clocks.answer.opens_on[0].on",
+        "clock tied to an unknown event",
         id="clock-tied-to-an-unknown-event",
     ),
     pytest.param(
-        "runs_in: open", "runs_in: ajar", "runs_in: ajar", "clocks.answer.runs_in",
+        "runs_in: open",
+        "runs_in: ajar",
+        "runs_in: ajar",
+        "clocks.answer.runs_in",
         "unknown state ajar",
         id="clock-runs-in-an-unknown-state",
     ),
     pytest.param(
-        "unit: days", "unit: fortnights", "fortnights", "clocks.answer.lengths[1].unit",
+        "unit: days",
+        "unit: fortnights",
+        "fortnights",
+        "clocks.answer.lengths[1].unit",
         "unknown unit fortnights",
         id="clock-unit-unknown",
     ),
     pytest.param(
-        "length: 15", "length: 0", "length: 0", "clocks.answer.lengths[1].length",
+        "length: 15",
+        "length: 0",
+        "length: 0",
+        "clocks.answer.lengths[1].length",
         "must be at least 1",
         id="clock-length-zero",
     ),
     pytest.param(
-        "length: 15", "length: '15'", "length: '15'", "clocks.answer.lengths[1].length",
+        "length: 15",
+        "length: '15'",
+        "length: '15'",
+        "clocks.answer.lengths[1].length",
         "expected an integer",
         id="clock-length-a-string",
     ),
     pytest.param(
         "    lengths:\n      - {when: {risk: emergency}, unit: hours, length: 24}\n"
         "      - {unit: days, length: 15}\n",
-        "", "  answer:", "clocks.answer", "clock without lengths and without until",
+        "",
+        "  answer:",
+        "clocks.answer",
+        "clock without lengths and without until",
         id="clock-without-lengths-or-until",
     ),
     pytest.param(
-        "- {unit: days, length: 15}", "- {when: {risk: low}, unit: days, length: 15}",
-        "risk: low", "clocks.answer.lengths", "the last length needs no `when`",
+        "- {unit: days, length: 15}",
+        "- {when: {risk: low}, unit: days, length: 15}",
+        "risk: low",
+        "clocks.answer.lengths",
+        "the last length needs no `when`",
         id="clock-without-a-fallback-length",
     ),
     pytest.param(
-        "{when: {risk: emergency}", "{when: {mood: emergency}", "mood",
-        "clocks.answer.lengths[0].when.mood", "unknown condition key mood",
+        "{when: {risk: emergency}",
+        "{when: {mood: emergency}",
+        "mood",
+        "clocks.answer.lengths[0].when.mood",
+        "unknown condition key mood",
         id="when-key-unknown",
     ),
     pytest.param(
-        "{when: {risk: emergency}", "{when: {risk: dire}", "dire",
-        "clocks.answer.lengths[0].when.risk", "unknown risk 'dire'",
+        "{when: {risk: emergency}",
+        "{when: {risk: dire}",
+        "dire",
+        "clocks.answer.lengths[0].when.risk",
+        "unknown risk 'dire'",
         id="when-risk-unknown",
     ),
     pytest.param(
-        "{on: close, when: {event.kind: small}}", "{on: close, when: {event.size: small}}",
-        "event.size", "clocks.answer.met_by[0].when.event.size",
+        "{on: close, when: {event.kind: small}}",
+        "{on: close, when: {event.size: small}}",
+        "event.size",
+        "clocks.answer.met_by[0].when.event.size",
         "the event has no data field size",
         id="when-event-field-not-a-field-of-the-trigger-event",
     ),
     pytest.param(
-        "{on: close, when: {event.kind: small}}", "{on: close, when: {event.kind: huge}}",
-        "huge", "clocks.answer.met_by[0].when.event.kind", "'huge' is not one of small, large",
+        "{on: close, when: {event.kind: small}}",
+        "{on: close, when: {event.kind: huge}}",
+        "huge",
+        "clocks.answer.met_by[0].when.event.kind",
+        "'huge' is not one of small, large",
         id="when-event-field-value-outside-its-enum",
     ),
     pytest.param(
-        "opens_on: [{on: register}]", "opens_on: [{on: register, when: {event.kind: small}}]",
-        "opens_on", "clocks.answer.opens_on[0].when.event.kind", "the trigger is an action",
+        "opens_on: [{on: register}]",
+        "opens_on: [{on: register, when: {event.kind: small}}]",
+        "opens_on",
+        "clocks.answer.opens_on[0].when.event.kind",
+        "the trigger is an action",
         id="when-event-field-on-an-action",
     ),
     pytest.param(
-        "extendable_by: close", "extendable_by: prolong", "prolong",
-        "clocks.answer.extendable_by", "unknown event prolong",
+        "extendable_by: close",
+        "extendable_by: prolong",
+        "prolong",
+        "clocks.answer.extendable_by",
+        "unknown event prolong",
         id="extendable-by-not-an-event",
     ),
     pytest.param(
-        "small: {close: [done]}", "small: {shut_down: [done]}", "shut_down",
-        "outcomes.small.shut_down", "unknown event shut_down",
+        "small: {close: [done]}",
+        "small: {shut_down: [done]}",
+        "shut_down",
+        "outcomes.small.shut_down",
+        "unknown event shut_down",
         id="outcomes-unknown-event",
     ),
     pytest.param(
-        "small: {close: [done]}", "small: {close: [done, won]}", "won",
-        "outcomes.small.close[1]", "won is not an outcome of close",
+        "small: {close: [done]}",
+        "small: {close: [done, won]}",
+        "won",
+        "outcomes.small.close[1]",
+        "won is not an outcome of close",
         id="outcome-not-in-the-event-enum",
     ),
     pytest.param(
-        "small: {close: [done]}", "medium: {close: [done]}", "medium",
-        "outcomes.medium", "unknown referral kind medium",
+        "small: {close: [done]}",
+        "medium: {close: [done]}",
+        "medium",
+        "outcomes.medium",
+        "unknown referral kind medium",
         id="outcomes-unknown-kind",
     ),
     pytest.param(
-        "    to: shut\n", "    to: shut\n    to: open\n", "to: open", "events.close.to",
+        "    to: shut\n",
+        "    to: shut\n    to: open\n",
+        "to: open",
+        "events.close.to",
         "duplicate key (first at line 11)",
         id="duplicate-key",
     ),
     pytest.param(
-        "  revive:\n", "  close:\n", "  close:", "events.close", "duplicate key",
+        "  revive:\n",
+        "  close:\n",
+        "  close:",
+        "events.close",
+        "duplicate key",
         id="duplicate-event",
     ),
     pytest.param(
-        "    guards: [extend_once]", "    gaurds: [extend_once]", "gaurds",
-        "events.close.gaurds", "unknown key",
+        "    guards: [extend_once]",
+        "    gaurds: [extend_once]",
+        "gaurds",
+        "events.close.gaurds",
+        "unknown key",
         id="unknown-key-in-an-event",
     ),
     pytest.param(
-        "basis: local policy", "basis: local policy\n    colour: red", "colour",
-        "clocks.answer.colour", "unknown key",
+        "basis: local policy",
+        "basis: local policy\n    colour: red",
+        "colour",
+        "clocks.answer.colour",
+        "unknown key",
         id="unknown-key-in-a-clock",
     ),
     pytest.param(
-        "  close:\n", "  note:\n", "  note:", "events.note", "named like an action",
+        "  close:\n",
+        "  note:\n",
+        "  note:",
+        "events.note",
+        "named like an action",
         id="event-named-like-an-action",
     ),
     pytest.param(
-        "  revive:\n", "  state:\n", "  state:", "events.state", "reserved",
+        "  revive:\n",
+        "  state:\n",
+        "  state:",
+        "events.state",
+        "reserved",
         id="event-name-reserved-by-the-machine",
     ),
 ]
@@ -458,15 +581,23 @@ def test_a_non_final_state_with_no_way_out_is_a_dead_end() -> None:
     assert [(p.line, p.path) for p in dead] == [(line_of(text, "stuck: {}"), "states.stuck")]
 
 
-def test_a_self_loop_is_no_way_out() -> None:
-    text = edit(MINIMAL, "  revive:\n    from: [shut]\n    to: open", "  revive:\n    from: [open]\n    to: open")
+def test_a_state_left_only_by_a_self_loop_is_a_dead_end() -> None:
+    text = edit(MINIMAL, "  shut: {final: true}\n", "  shut: {final: true}\n  waiting: {}\n")
+    text = edit(text, "    to: shut\n", "    to: waiting\n")
+    text = edit(
+        text,
+        "  revive:\n",
+        "  ping: {from: [waiting], to: waiting, roles: [worker], internal: true}\n  revive:\n",
+    )
     found = problems_of(text)
-    assert any(p.path == "states.shut" and "dead end" not in p.message for p in found)
-    assert not any(p.path == "states.open" and "dead end" in p.message for p in found)
+    dead = [p for p in found if "dead end" in p.message]
+    assert [(p.line, p.path) for p in dead] == [(line_of(text, "waiting: {}"), "states.waiting")]
 
 
 def test_an_internal_event_must_stay_in_its_state() -> None:
-    text = edit(MINIMAL, "    guards: [extend_once]\n", "    guards: [extend_once]\n    internal: true\n")
+    text = edit(
+        MINIMAL, "    guards: [extend_once]\n", "    guards: [extend_once]\n    internal: true\n"
+    )
     (problem,) = problems_of(text)
     assert problem.path == "events.close.internal"
     assert problem.line == line_of(text, "  close:")
@@ -508,8 +639,11 @@ def test_a_shipped_clock_on_a_misspelt_event_is_reported() -> None:
 
 
 def test_a_shipped_outcome_outside_the_event_enum_is_reported() -> None:
-    text = edit(SHIPPED, "judicial_confirmation: {decide: [confirmed, not_confirmed]}",
-                "judicial_confirmation: {decide: [confirmed, rejected]}")
+    text = edit(
+        SHIPPED,
+        "judicial_confirmation: {decide: [confirmed, not_confirmed]}",
+        "judicial_confirmation: {decide: [confirmed, rejected]}",
+    )
     (problem,) = problems_of(text)
     assert problem.line == line_of(text, "rejected")
     assert problem.message == "rejected is not an outcome of decide"

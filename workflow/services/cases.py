@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -38,16 +38,9 @@ from workflow.storage.models import (
 )
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
-# Guards that read the event's data: `allowed_events` cannot judge them in advance.
-DATA_GUARDS = frozenset(
-    {
-        "assignee_scope",
-        "kind_not_allowed_from_state",
-        "judicial_confirmation_window",
-        "outcome_fits_kind",
-    }
-)
-STATE_CHANGE_OUTCOMES = {"decide": "outcome"}
+# Guards that cannot be judged before the data is known; the others refuse, without
+# data, only what no data could make pass (GuardContext.without_data).
+DATA_GUARDS = frozenset({"assignee_scope"})
 
 
 @dataclass
@@ -74,7 +67,10 @@ def append_event(
     """Append a timeline entry; ``private`` (free texts, names) is sealed, never stored plain."""
     now = rt.now()
     case.last_seq += 1
-    case.last_event_at = max(case.last_event_at, at)
+    if actor_id is not None:
+        # Only people's records bound a later `occurred_at`; the system's own entries
+        # (sweep, recomputations) must not block entering a paper record.
+        case.last_event_at = max(case.last_event_at, at)
     case.updated_at = now
     event = CaseEvent(
         case_id=case.id,
@@ -103,6 +99,11 @@ def emit(
 ) -> None:
     """Record background work in the outbox, in the caller's transaction (ids only, no PII)."""
     now = rt.now()
+    if not session.info.get("outbox_written"):
+        session.info["outbox_written"] = True
+        if rt.is_postgres:
+            # Delivered at commit, to relays in other processes (a wake-up, not a queue).
+            session.execute(text("SELECT pg_notify('carnation_outbox', '')"))
     session.add(
         OutboxMessage(
             case_id=case.id,
@@ -122,6 +123,9 @@ def _emit_for_event(
 ) -> None:
     for item in event_def.emits:
         payload: dict[str, Any] = {"actor_id": actor.id}
+        if case.referral_panel_id is not None:
+            # Pin the panel: the case may have moved on before the work runs.
+            payload["panel_id"] = case.referral_panel_id
         if item.work == "notify":
             payload.update({"to": list(item.to), "email": item.email})
         emit(session, rt, case, event, item.work, payload)
@@ -189,7 +193,7 @@ def guard_context(
     open_clocks: list[ClockInstance],
     assignee_in_scope: bool = True,
 ) -> GuardContext:
-    now = rt.now()
+    now = rt.now().astimezone(rt.tz)  # guards count days in the local zone
     resolution_breached = any(
         c.name == "resolution" and clock_service.effective_status(c, now) == "breached"
         for c in open_clocks
@@ -238,10 +242,8 @@ def allowed_events(
         if not role_may(actor, case, event_def):
             continue
         guards = [g for g in event_def.guards if g not in DATA_GUARDS]
-        if name == "refer":
-            guards = [g for g in guards if g != "session_required"]
         if guards:
-            ctx = guard_context(rt, case, definition, name, {}, open_clocks)
+            ctx = guard_context(rt, case, definition, name, {}, open_clocks).without_data()
             if evaluate_guards(guards, ctx) is not None:
                 continue
         allowed.append(name)
@@ -312,11 +314,11 @@ def trigger_event(
     event_def = definition.events[event]
     if not role_may(actor, case, event_def):
         raise Forbidden(f"a {actor.role} may not {event} this case")
-    today = rt.now().astimezone(rt.tz).date()
+    at = check_stated_time(rt, case, occurred_at, "occurred_at")
+    today = at.astimezone(rt.tz).date()
     clean, errors = validate_event_data(event_def, data or {}, today)
     if errors:
         raise ValidationFailed(errors)
-    at = check_stated_time(rt, case, occurred_at, "occurred_at")
     assignee_ok = True
     if event == "accept":
         chosen = clean.get("assignee_id") or case.assignee_id or actor.id

@@ -180,6 +180,8 @@ class Referral(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"))
     referred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(20))  # awaiting | acknowledged | returned | ...
+    # Set by the background work that prepares the package and tells the liaisons.
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (Index("ix_referrals_panel_status", "panel_id", "status", "referred_at"),)
 
 

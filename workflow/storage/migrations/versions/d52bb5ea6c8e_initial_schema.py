@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 543e75f14c83
+Revision ID: d52bb5ea6c8e
 Revises:
-Create Date: 2026-11-29 20:37:53.129500
+Create Date: 2026-11-29 20:40:54.318038
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql  # noqa: F401
 
 import workflow.storage.types
 
-revision = "543e75f14c83"
+revision = "d52bb5ea6c8e"
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -383,6 +383,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("referred_at", workflow.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("delivered_at", workflow.storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_referrals_case_id_cases")),
         sa.ForeignKeyConstraint(
             ["event_id"], ["case_events.id"], name=op.f("fk_referrals_event_id_case_events")

@@ -1,0 +1,109 @@
+"""The tasks: thin wrappers that take ids and call the service layer."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from celery import Celery, Task
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from tasks.app import PERFORM_OUTBOX, RELAY_OUTBOX, SWEEP_DEADLINES
+from workflow.runtime import Runtime, bootstrap
+from workflow.services import outbox, sweep
+
+log = logging.getLogger(__name__)
+
+# Only infrastructure errors are retried; a domain refusal is an answer, not a failure.
+INFRASTRUCTURE_ERRORS = (
+    OperationalError,
+    DBAPIError,
+    ConnectionError,
+    TimeoutError,
+    smtplib.SMTPException,
+    OSError,
+)
+
+
+def runtime_of(app: Celery) -> Runtime:
+    runtime = getattr(app, "carnation_runtime", None)
+    if runtime is None:
+        runtime = bootstrap(app.carnation_settings)  # type: ignore[attr-defined]
+        app.carnation_runtime = runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+def ports_of(app: Celery) -> outbox.Ports:
+    ports = getattr(app, "carnation_ports", None)
+    if ports is None:
+        settings = app.carnation_settings  # type: ignore[attr-defined]
+        mailer = sms = None
+        if settings.smtp_url:
+            from workflow.adapters.mail import SmtpMailer
+
+            mailer = SmtpMailer(settings.smtp_url, settings.smtp_from)
+        if settings.sms_gateway_url:
+            from workflow.adapters.sms import HttpSmsGateway
+
+            sms = HttpSmsGateway(settings.sms_gateway_url)
+        ports = outbox.Ports(mailer=mailer, sms=sms)
+        app.carnation_ports = ports  # type: ignore[attr-defined]
+    return ports
+
+
+def register(app: Celery) -> None:
+    @app.task(
+        name=PERFORM_OUTBOX,
+        bind=True,
+        autoretry_for=INFRASTRUCTURE_ERRORS,
+        retry_backoff=1,
+        retry_backoff_max=60,
+        retry_jitter=True,
+        max_retries=5,
+    )
+    def perform_outbox(self: Task, outbox_id: int) -> str:
+        """Make the effect of one outbox row (notification, package, SMS); idempotent."""
+        rt = runtime_of(self.app)
+        try:
+            return outbox.perform(rt, outbox_id, ports_of(self.app))
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - record it; the lease hands the row out again
+            log.exception("outbox %s failed", outbox_id)
+            outbox.record_failure(rt, outbox_id, f"{type(exc).__name__}: {exc}")
+            return "failed"
+
+    @app.task(
+        name=SWEEP_DEADLINES,
+        bind=True,
+        autoretry_for=INFRASTRUCTURE_ERRORS,
+        max_retries=3,
+        retry_backoff=2,
+        retry_backoff_max=30,
+    )
+    def sweep_deadlines(self: Task) -> int:
+        """Fire the due ladder steps, then hand their work out at once."""
+        rt = runtime_of(self.app)
+        fired = sweep.sweep(rt)
+        if fired:
+            relay_pass(self.app, rt)
+        return fired
+
+    @app.task(name=RELAY_OUTBOX, bind=True)
+    def relay_outbox(self: Task) -> int:
+        """The periodic safety net of the relay: hand out what no wake-up handed out."""
+        return relay_pass(self.app, runtime_of(self.app))
+
+
+def relay_pass(app: Celery, rt: Runtime, limit: int = 500) -> int:
+    """Claim committed outbox rows and send each as a task whose id is the row's id."""
+    from tasks.relay import send_claimed
+
+    total = 0
+    while True:
+        ids = outbox.claim(rt, limit)
+        if not ids:
+            return total
+        total += send_claimed(app, rt, ids)
+        if len(ids) < limit:
+            return total

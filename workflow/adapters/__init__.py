@@ -1,0 +1,1 @@
+"""Adapters to the outside world: SMTP mail and an HTTP SMS gateway."""
