@@ -313,3 +313,78 @@ def workflow_activate(file: Path) -> None:
 
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def _configure_logging(level: str) -> None:
+    from config.logging import configure_logging
+
+    configure_logging(level)
+
+
+@main.command("serve")
+@click.option("--port", default=5000, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1")
+@one_line_errors
+def serve_command(port: int, host: str) -> None:
+    """Everything on one machine: console and API, a Celery worker, the relay and the scheduler."""
+    from tasks.processes import serve
+
+    settings = load_settings()
+    _configure_logging("INFO")
+    click.echo(
+        f"Carnation on http://{host}:{port}/  (database: {settings.database_url.split('://')[0]}, "
+        f"broker: {settings.broker_url.split('://')[0] if settings.broker_url else 'embedded'})"
+    )
+    serve(settings, host, port)
+
+
+def _require_broker() -> Any:
+    settings = load_settings()
+    if not settings.broker_url:
+        raise CliFailure(
+            "CARNATION_BROKER_URL is required: the embedded broker is in-process only "
+            "(use `carnation serve` for one machine)"
+        )
+    return settings
+
+
+@main.command("worker")
+@click.option("--concurrency", default=2, type=click.IntRange(1, 64))
+@click.option("--loglevel", default="INFO")
+@one_line_errors
+def worker_command(concurrency: int, loglevel: str) -> None:
+    """A Celery worker (with the outbox relay) on CARNATION_BROKER_URL."""
+    from tasks.processes import run_worker
+
+    settings = _require_broker()
+    _configure_logging(loglevel)
+    run_worker(settings, concurrency, loglevel)
+
+
+@main.command("beat")
+@click.option("--loglevel", default="INFO")
+@one_line_errors
+def beat_command(loglevel: str) -> None:
+    """The scheduler: the deadline sweep every CARNATION_SWEEP_SECONDS."""
+    from tasks.processes import run_beat
+
+    settings = _require_broker()
+    _configure_logging(loglevel)
+    run_beat(settings, loglevel)
+
+
+@main.command("web")
+@click.option("--port", default=5000, type=click.IntRange(1, 65535))
+@click.option("--host", default="0.0.0.0")
+@click.option("--workers", default=2, type=click.IntRange(1, 64))
+@one_line_errors
+def web_command(port: int, host: str, workers: int) -> None:
+    """The console and API under gunicorn."""
+    from tasks.processes import run_web
+
+    settings = load_settings()
+    _configure_logging("INFO")
+    run_web(settings, host, port, workers)

@@ -34,11 +34,24 @@ def error_response(
     return response
 
 
+def _rate_limited(exc: RateLimited) -> Response:
+    # workflow.services.auth.check_rate_limit passes (message, seconds) to a constructor
+    # that takes (seconds, message): accept either order until it is fixed there.
+    seconds, message = exc.retry_after, exc.message
+    if not isinstance(seconds, int):
+        seconds, message = message, seconds  # type: ignore[assignment]
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 1:
+        seconds = 1
+    response = error_response(429, exc.code, str(message), {"retry_after": seconds})
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def _carnation_error(exc: CarnationError) -> Response:
+    if isinstance(exc, RateLimited):
+        return _rate_limited(exc)
     response = jsonify(exc.to_dict())
     response.status_code = exc.status
-    if isinstance(exc, RateLimited):
-        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -17,7 +17,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 API_TITLE = "Carnation API"
 API_VERSION = "1"
 REF_TEMPLATE = "#/components/schemas/{model}"
-_PARAM = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
+# "<id:case_id>" and "<string(maxlength=40):clock>" become "{case_id}" and "{clock}".
+_PARAM = re.compile(r"<(?:[a-z_]+(?:\([^)]*\))?:)?([a-z_]+)>")
 _ERROR_STATUSES = {
     "400": "bad_request: the body is not a JSON object",
     "401": "unauthorized",

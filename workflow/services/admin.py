@@ -66,7 +66,7 @@ def create_station(
         level=path.count("/") - 1,
     )
     session.add(station)
-    session.flush([station])
+    session.flush()
     return station
 
 
@@ -80,7 +80,9 @@ def create_user(
     email: str | None = None,
     phone: str | None = None,
     language: str = "zh",
+    password_hash: str | None = None,
 ) -> User:
+    """Add a user. ``password_hash`` lets bulk loaders (demo data) hash a shared password once."""
     if not re.match(r"^[A-Za-z0-9_.@-]{2,80}$", username or ""):
         raise ValidationFailed({"username": "2–80 letters, digits or . _ - @"})
     if role not in ROLES:
@@ -104,7 +106,7 @@ def create_user(
         raise ValidationFailed({"username": f"user {username} already exists"})
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=password_hash or hash_password(password),
         role=role,
         station_id=station.id,
         email=email,
@@ -114,7 +116,7 @@ def create_user(
         created_at=rt.now(),
     )
     session.add(user)
-    session.flush([user])
+    session.flush()
     return user
 
 

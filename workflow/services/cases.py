@@ -85,7 +85,7 @@ def append_event(
         sealed=rt.sealer.seal_json(dict(private)) if private else None,
     )
     session.add(event)
-    session.flush([event])
+    session.flush()
     return event
 
 
@@ -577,7 +577,7 @@ def register_case(rt: Runtime, session: Session, actor: Actor, payload: Mapping[
         updated_at=now,
     )
     session.add(case)
-    session.flush([case])
+    session.flush()
     event = append_event(
         session,
         rt,

@@ -1,0 +1,168 @@
+"""Fixtures for the JSON API: a SQLite database in a tmp dir, a small network, a test client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from config.settings import Settings
+from web.app import create_app
+from workflow.clock import MovableClock
+from workflow.runtime import Runtime, bootstrap
+from workflow.services import admin
+from workflow.services.auth import issue_token
+from workflow.storage.migrate import upgrade
+from workflow.storage.models import User
+
+API = "/api/v1"
+PASSWORD = "correct-horse-1"
+# Monday 2 March 2026, 10:00 in Shanghai: a working day, far from holidays.
+START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+STATIONS = [
+    ("D01", "District federation", "district", None),
+    ("T01", "East town", "town", "D01"),
+    ("T02", "West town", "town", "D01"),
+    ("V01", "East village", "village", "T01"),
+    ("V02", "North village", "village", "T01"),
+    ("V03", "West village", "village", "T02"),
+    ("C01", "Women's rights panel", "court", None),
+]
+USERS = [
+    ("cw1", "caseworker", "V01"),
+    ("cw1b", "caseworker", "V01"),
+    ("cw2", "caseworker", "V02"),
+    ("cw3", "caseworker", "V03"),
+    ("vol1", "volunteer", "V01"),
+    ("sup_t1", "supervisor", "T01"),
+    ("sup_t2", "supervisor", "T02"),
+    ("sup_d", "supervisor", "D01"),
+    ("liaison", "court_liaison", "C01"),
+    ("admin", "admin", "D01"),
+]
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(START)
+
+
+@pytest.fixture
+def rt(tmp_path: Path, clock: MovableClock) -> Iterator[Runtime]:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/t.db",
+        secret_key="test-secret",
+        encryption_keys=("k1:test-encryption-secret",),
+        instance_dir=tmp_path,
+    )
+    runtime = bootstrap(settings, clock=clock)
+    upgrade(runtime.engine)
+    with runtime.sessions() as session, session.begin():
+        runtime.active_workflow(session)
+        for code, name, kind, parent in STATIONS:
+            admin.create_station(session, code, name, kind, parent)
+        for username, role, station in USERS:
+            admin.create_user(session, runtime, username, role, station, PASSWORD)
+    yield runtime
+    runtime.engine.dispose()
+
+
+@pytest.fixture
+def app(rt: Runtime) -> Flask:
+    app = create_app(runtime=rt)
+    app.testing = True
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def user_ids(rt: Runtime) -> dict[str, int]:
+    with rt.sessions() as session:
+        return {name: id_ for id_, name in session.execute(select(User.id, User.username))}
+
+
+@pytest.fixture
+def auth(rt: Runtime) -> Callable[[str], dict[str, str]]:
+    """Authorization headers for a user (a token issued directly: argon2 is slow)."""
+    cache: dict[str, dict[str, str]] = {}
+
+    def headers(username: str) -> dict[str, str]:
+        if username not in cache:
+            with rt.sessions() as session, session.begin():
+                user = session.scalar(select(User).where(User.username == username))
+                assert user is not None
+                issued = issue_token(rt, session, user)
+            cache[username] = {"Authorization": f"Bearer {issued.token}"}
+        return cache[username]
+
+    return headers
+
+
+def registration(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "channel": "phone",
+        "category": "marriage_family",
+        "risk": "low",
+        "complainant": {
+            "name": "张小红",
+            "phone": "13812341234",
+            "id_number": "110101199001011234",
+            "address": "东村三组12号",
+            "is_minor": False,
+            "consents_to_sms": True,
+            "safe_phone": "13900001111",
+        },
+        "respondent": {"name": "王大力", "relation": "spouse"},
+        "summary": "丈夫长期不给生活费，要求调解",
+    }
+    payload.update(overrides)
+    return payload
+
+
+class Api:
+    """A thin driver over the test client: JSON calls as a named user."""
+
+    def __init__(self, client: FlaskClient, auth: Callable[[str], dict[str, str]]) -> None:
+        self.client = client
+        self.auth = auth
+
+    def call(self, method: str, path: str, user: str | None = None, **kwargs: Any) -> TestResponse:
+        headers = dict(kwargs.pop("headers", {}))
+        if user is not None:
+            headers.update(self.auth(user))
+        return self.client.open(API + path, method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, user: str | None = None, **kwargs: Any) -> TestResponse:
+        return self.call("GET", path, user, **kwargs)
+
+    def post(self, path: str, user: str | None = None, **kwargs: Any) -> TestResponse:
+        return self.call("POST", path, user, **kwargs)
+
+    def register(self, user: str = "cw1", **overrides: Any) -> dict[str, Any]:
+        response = self.post("/cases", user, json=registration(**overrides))
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def fire(self, case: dict, event: str, user: str = "cw1", **data: Any) -> TestResponse:
+        return self.post(
+            f"/cases/{case['id']}/transitions",
+            user,
+            json={"event": event, "version": case["version"], "data": data},
+        )
+
+
+@pytest.fixture
+def api(client: FlaskClient, auth: Callable[[str], dict[str, str]]) -> Api:
+    return Api(client, auth)
