@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,15 +56,20 @@ def clock() -> MovableClock:
     return MovableClock(START)
 
 
-@pytest.fixture
-def rt(tmp_path: Path, clock: MovableClock) -> Iterator[Runtime]:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/t.db",
+def _settings(directory: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{directory}/t.db",
         secret_key="test-secret",
         encryption_keys=("k1:test-encryption-secret",),
-        instance_dir=tmp_path,
+        instance_dir=directory,
     )
-    runtime = bootstrap(settings, clock=clock)
+
+
+@pytest.fixture(scope="session")
+def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrated and seeded once (password hashing is slow); each test gets a copy."""
+    directory = tmp_path_factory.mktemp("template")
+    runtime = bootstrap(_settings(directory), clock=MovableClock(START))
     upgrade(runtime.engine)
     with runtime.sessions() as session, session.begin():
         runtime.active_workflow(session)
@@ -71,6 +77,15 @@ def rt(tmp_path: Path, clock: MovableClock) -> Iterator[Runtime]:
             admin.create_station(session, code, name, kind, parent)
         for username, role, station in USERS:
             admin.create_user(session, runtime, username, role, station, PASSWORD)
+    # Disposing closes the last connection, which checkpoints the WAL into the file.
+    runtime.engine.dispose()
+    return directory / "t.db"
+
+
+@pytest.fixture
+def rt(tmp_path: Path, clock: MovableClock, seeded_database: Path) -> Iterator[Runtime]:
+    shutil.copyfile(seeded_database, tmp_path / "t.db")
+    runtime = bootstrap(_settings(tmp_path), clock=clock)
     yield runtime
     runtime.engine.dispose()
 
