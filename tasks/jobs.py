@@ -54,6 +54,7 @@ def ports_of(app: Celery) -> outbox.Ports:
 def register(app: Celery) -> None:
     @app.task(
         name=PERFORM_OUTBOX,
+        shared=False,
         bind=True,
         autoretry_for=INFRASTRUCTURE_ERRORS,
         retry_backoff=1,
@@ -75,6 +76,7 @@ def register(app: Celery) -> None:
 
     @app.task(
         name=SWEEP_DEADLINES,
+        shared=False,
         bind=True,
         autoretry_for=INFRASTRUCTURE_ERRORS,
         max_retries=3,
@@ -89,7 +91,7 @@ def register(app: Celery) -> None:
             relay_pass(self.app, rt)
         return fired
 
-    @app.task(name=RELAY_OUTBOX, bind=True)
+    @app.task(name=RELAY_OUTBOX, bind=True, shared=False)
     def relay_outbox(self: Task) -> int:
         """The periodic safety net of the relay: hand out what no wake-up handed out."""
         return relay_pass(self.app, runtime_of(self.app))

@@ -102,6 +102,7 @@ class Stack:
 def serve(settings: Settings, host: str, port: int, threads: int = 8) -> None:
     """Console, API, worker, relay and scheduler on one machine."""
     from waitress import create_server
+
     from web.app import create_app
 
     stack = Stack(settings).start()

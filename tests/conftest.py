@@ -31,9 +31,13 @@ def _reachable(port: int) -> bool:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     # The suite runs against the real services; a missing one is a failure, not a skip.
-    missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _reachable(port)]
+    missing = [
+        name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _reachable(port)
+    ]
     if missing:
-        pytest.exit(f"{', '.join(missing)} not reachable: start them (scripts/services-up)", returncode=3)
+        pytest.exit(
+            f"{', '.join(missing)} not reachable: start them (scripts/services-up)", returncode=3
+        )
 
 
 @pytest.fixture(scope="session")
@@ -83,4 +87,3 @@ def network(runtime: Runtime) -> Network:
 @pytest.fixture
 def pg_network(pg_runtime: Runtime) -> Network:
     return seed_network(pg_runtime)
-

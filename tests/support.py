@@ -6,9 +6,9 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +141,14 @@ def seed_network(rt: Runtime) -> Network:
             admin.create_station(session, code, name, kind, parent)
         for username, role, station, email in USERS:
             user = admin.create_user(
-                session, rt, username, role, station, PASSWORD, email=email, password_hash=shared_hash
+                session,
+                rt,
+                username,
+                role,
+                station,
+                PASSWORD,
+                email=email,
+                password_hash=shared_hash,
             )
             users[username] = user.id
     return Network(rt=rt, users=users)

@@ -73,18 +73,14 @@ def _clean_text(value: str) -> str:
     return value
 
 
-def _text(max_length: int, min_length: int = 0) -> Any:
-    return Annotated[
-        str, Field(min_length=min_length, max_length=max_length), AfterValidator(_clean_text)
-    ]
-
-
-Name = _text(NAME_LENGTH)
-Short = _text(100)
-Code = _text(32, 1)
-Phone = _text(40)
-LongText = _text(TEXT_LENGTH)
-RequiredText = _text(TEXT_LENGTH, 1)
+Name = Annotated[str, Field(max_length=NAME_LENGTH), AfterValidator(_clean_text)]
+Short = Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
+Code = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_clean_text)]
+Phone = Annotated[str, Field(max_length=40), AfterValidator(_clean_text)]
+LongText = Annotated[str, Field(max_length=TEXT_LENGTH), AfterValidator(_clean_text)]
+RequiredText = Annotated[
+    str, Field(min_length=1, max_length=TEXT_LENGTH), AfterValidator(_clean_text)
+]
 
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})\Z"

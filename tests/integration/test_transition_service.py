@@ -26,8 +26,15 @@ def register(network: Network, username: str = "cw1", **overrides: object) -> in
         return cases.register_case(network.rt, session, actor, registration(**overrides)).id
 
 
-def trigger(network: Network, username: str, case_id: int, event: str, data: dict | None = None,
-            version: int | None = None, occurred_at=None) -> dict:
+def trigger(
+    network: Network,
+    username: str,
+    case_id: int,
+    event: str,
+    data: dict | None = None,
+    version: int | None = None,
+    occurred_at=None,
+) -> dict:
     actor = network.actor(username)
     rt = network.rt
     with tx(rt) as session:
@@ -50,8 +57,16 @@ def counts(network: Network) -> tuple[int, int, int]:
 def add_session(network: Network, case_id: int, username: str = "cw1") -> None:
     rt = network.rt
     with tx(rt) as session:
-        actions.record_session(rt, session, network.actor(username), case_id,
-                               rt.now() - timedelta(minutes=1), ["张小红", "王大力"], "partial", "notes")
+        actions.record_session(
+            rt,
+            session,
+            network.actor(username),
+            case_id,
+            rt.now() - timedelta(minutes=1),
+            ["张小红", "王大力"],
+            "partial",
+            "notes",
+        )
 
 
 def test_registration_numbers_cases_per_station_and_local_year(network: Network) -> None:
@@ -59,7 +74,9 @@ def test_registration_numbers_cases_per_station_and_local_year(network: Network)
     second = register(network)
     with tx(network.rt) as session:
         actor = network.actor("cw1")
-        numbers = [queries.get_case(network.rt, session, actor, i)["number"] for i in (first, second)]
+        numbers = [
+            queries.get_case(network.rt, session, actor, i)["number"] for i in (first, second)
+        ]
     assert numbers == ["V001-2026-00001", "V001-2026-00002"]
 
 
@@ -135,8 +152,13 @@ def test_litigation_without_a_session_is_refused_for_low_risk(network: Network) 
         trigger(network, "cw1", case_id, "refer", {"kind": "litigation", "summary": "s"})
     assert refused.value.details["rule"] == "session_required"
     assert counts(network) == before
-    view = trigger(network, "cw1", case_id, "refer",
-                   {"kind": "litigation", "summary": "s", "mediation_declined": True})
+    view = trigger(
+        network,
+        "cw1",
+        case_id,
+        "refer",
+        {"kind": "litigation", "summary": "s", "mediation_declined": True},
+    )
     assert view["state"] == "referred"
 
 
@@ -155,14 +177,21 @@ def test_extend_moves_the_resolution_deadline_once(network: Network) -> None:
 def test_occurred_at_in_the_future_is_refused(network: Network) -> None:
     case_id = register(network)
     with pytest.raises(ValidationFailed) as refused:
-        trigger(network, "cw1", case_id, "accept", occurred_at=network.rt.now() + timedelta(hours=1))
+        trigger(
+            network, "cw1", case_id, "accept", occurred_at=network.rt.now() + timedelta(hours=1)
+        )
     assert "occurred_at" in refused.value.details["fields"]
 
 
 def test_a_refer_writes_the_outbox_rows_of_the_definition(network: Network) -> None:
     case_id = register(network)
-    trigger(network, "cw1", case_id, "refer",
-            {"kind": "protection_order", "summary": "申请保护令", "mediation_declined": True})
+    trigger(
+        network,
+        "cw1",
+        case_id,
+        "refer",
+        {"kind": "protection_order", "summary": "申请保护令", "mediation_declined": True},
+    )
     with tx(network.rt) as session:
         rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         works = [(r.work, tuple(r.payload.get("to", ()))) for r in rows]
@@ -177,7 +206,9 @@ def test_emergency_risk_gives_a_24_hour_acceptance_clock(network: Network) -> No
     with tx(network.rt) as session:
         view = queries.get_case(network.rt, session, network.actor("cw1"), case_id)
     acceptance = next(c for c in view["clocks"] if c["clock"] == "acceptance")
-    assert acceptance["computation"]["unit"] == "hours" and acceptance["computation"]["length"] == 24
+    assert (
+        acceptance["computation"]["unit"] == "hours" and acceptance["computation"]["length"] == 24
+    )
 
 
 def test_a_backdated_registration_is_overdue_at_once(network: Network) -> None:
@@ -199,5 +230,7 @@ def test_search_by_exact_phone_goes_through_the_blind_index(network: Network) ->
     case_id = register(network)
     rt = network.rt
     with tx(rt) as session:
-        found = queries.list_cases(rt, session, network.actor("cw1"), queries.CaseFilter(q="13812341234"))
+        found = queries.list_cases(
+            rt, session, network.actor("cw1"), queries.CaseFilter(q="13812341234")
+        )
     assert [item["id"] for item in found["items"]] == [case_id]

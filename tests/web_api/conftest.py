@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from web.app import create_app
 from workflow.clock import MovableClock
 from workflow.runtime import Runtime, bootstrap
 from workflow.services import admin
-from workflow.services.auth import issue_token
+from workflow.services.auth import IssuedToken, issue_token
 from workflow.storage.migrate import upgrade
 from workflow.storage.models import User
 
@@ -108,21 +108,31 @@ def user_ids(rt: Runtime) -> dict[str, int]:
         return {name: id_ for id_, name in session.execute(select(User.id, User.username))}
 
 
-@pytest.fixture
-def auth(rt: Runtime) -> Callable[[str], dict[str, str]]:
-    """Authorization headers for a user (a token issued directly: argon2 is slow)."""
-    cache: dict[str, dict[str, str]] = {}
+class Tokens:
+    """Authorization headers per user (tokens issued directly: argon2 logins are slow)."""
 
-    def headers(username: str) -> dict[str, str]:
-        if username not in cache:
-            with rt.sessions() as session, session.begin():
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.cache: dict[str, IssuedToken] = {}
+
+    def __call__(self, username: str) -> dict[str, str]:
+        issued = self.cache.get(username)
+        if issued is None or issued.expires_at <= self.rt.now():
+            # Tests move the clock by days: a fresh token when the cached one has expired.
+            with self.rt.sessions() as session, session.begin():
                 user = session.scalar(select(User).where(User.username == username))
                 assert user is not None
-                issued = issue_token(rt, session, user)
-            cache[username] = {"Authorization": f"Bearer {issued.token}"}
-        return cache[username]
+                issued = self.cache[username] = issue_token(self.rt, session, user)
+        return {"Authorization": f"Bearer {issued.token}"}
 
-    return headers
+    def forget(self) -> None:
+        """Drop the cached tokens (after moving the clock past their lifetime)."""
+        self.cache.clear()
+
+
+@pytest.fixture
+def auth(rt: Runtime) -> Tokens:
+    return Tokens(rt)
 
 
 def registration(**overrides: Any) -> dict[str, Any]:
@@ -149,7 +159,7 @@ def registration(**overrides: Any) -> dict[str, Any]:
 class Api:
     """A thin driver over the test client: JSON calls as a named user."""
 
-    def __init__(self, client: FlaskClient, auth: Callable[[str], dict[str, str]]) -> None:
+    def __init__(self, client: FlaskClient, auth: Tokens) -> None:
         self.client = client
         self.auth = auth
 
@@ -179,5 +189,5 @@ class Api:
 
 
 @pytest.fixture
-def api(client: FlaskClient, auth: Callable[[str], dict[str, str]]) -> Api:
+def api(client: FlaskClient, auth: Tokens) -> Api:
     return Api(client, auth)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -47,8 +49,9 @@ def test_the_same_key_in_another_key_order_is_the_same_body(api: Api, rt: Runtim
     body = registration()
     reordered = json.dumps(dict(reversed(list(body.items()))), ensure_ascii=False)
     api.post("/cases", "cw1", json=body, headers=headers)
-    again = api.post("/cases", "cw1", data=reordered, headers=headers,
-                     content_type="application/json")
+    again = api.post(
+        "/cases", "cw1", data=reordered, headers=headers, content_type="application/json"
+    )
     assert again.status_code == 201
     assert _count(rt, Case) == 1
 
@@ -74,6 +77,23 @@ def test_keys_are_per_user_and_expire_after_a_day(
     clock.advance(timedelta(hours=25))
     assert api.post("/cases", "cw1", json=registration(), headers=headers).status_code == 201
     assert _count(rt, Case) == 3
+
+
+def test_concurrent_duplicates_make_one_case(api: Api, rt: Runtime) -> None:
+    headers = {"Idempotency-Key": "double-click", **api.auth("cw1")}
+    barrier = threading.Barrier(4)
+
+    def post() -> tuple[int, dict]:
+        client = api.client.application.test_client()
+        barrier.wait()
+        response = client.post("/api/v1/cases", json=registration(), headers=headers)
+        return response.status_code, response.get_json()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: post(), range(4)))
+    assert {status for status, _ in answers} == {201}
+    assert len({body["id"] for _, body in answers}) == 1
+    assert _count(rt, Case) == 1
 
 
 def test_a_refused_registration_stores_no_key(api: Api, rt: Runtime) -> None:
@@ -103,8 +123,10 @@ def test_reveal_shows_personal_data_and_is_logged(api: Api, rt: Runtime) -> None
 
 def test_the_timeline_is_masked_unless_revealed(api: Api, rt: Runtime) -> None:
     case = api.register()
-    assert api.post(f"/cases/{case['id']}/notes", "cw1", json={"text": "电话已联系"}).status_code \
+    assert (
+        api.post(f"/cases/{case['id']}/notes", "cw1", json={"text": "电话已联系"}).status_code
         == 201
+    )
     masked = api.get(f"/cases/{case['id']}/timeline", "cw1").get_json()
     assert [e["type"] for e in masked] == ["registered", "note"]
     assert masked[1]["data"]["text"] == "******"
@@ -173,7 +195,7 @@ def test_a_case_goes_from_intake_through_the_court_to_closed(
     visit = api.post(
         f"/cases/{case['id']}/follow-ups",
         "cw1",
-        json={"contacted_at": "2026-04-17T10:00:00+08:00", "result": "生活稳定"},
+        json={"contacted_at": "2026-04-16T10:00:00+08:00", "result": "生活稳定"},
     )
     assert visit.status_code == 201, visit.get_json()
     types = [e["type"] for e in api.get(f"/cases/{case['id']}/timeline", "cw1").get_json()]
@@ -218,13 +240,15 @@ def test_reassessment_recomputes_the_clocks_it_drives(api: Api) -> None:
 def test_assignment_and_transfer_change_the_case(api: Api, user_ids: dict[str, int]) -> None:
     case = api.register()
     assigned = api.post(
-        f"/cases/{case['id']}/assignment", "cw1",
+        f"/cases/{case['id']}/assignment",
+        "cw1",
         json={"assignee_id": user_ids["cw1b"], "version": 1},
     )
     assert assigned.status_code == 200, assigned.get_json()
     assert assigned.get_json()["assignee"]["username"] == "cw1b"
-    moved = api.post(f"/cases/{case['id']}/transfer", "sup_t1",
-                     json={"station": "V02", "version": 2})
+    moved = api.post(
+        f"/cases/{case['id']}/transfer", "sup_t1", json={"station": "V02", "version": 2}
+    )
     assert moved.status_code == 200, moved.get_json()
     assert moved.get_json()["station"]["code"] == "V02"
     assert moved.get_json()["assignee"] is None
@@ -260,6 +284,7 @@ def test_the_mandatory_report_is_recorded(api: Api, clock: MovableClock) -> None
         json={"filed_at": "2026-03-02T11:00:00+08:00", "agency": "派出所", "reference": "A-1"},
     )
     assert filed.status_code == 201, filed.get_json()
-    clocks = {c["clock"]: c["status"] for c in api.get(f"/cases/{case['id']}", "cw1")
-              .get_json()["clocks"]}
+    clocks = {
+        c["clock"]: c["status"] for c in api.get(f"/cases/{case['id']}", "cw1").get_json()["clocks"]
+    }
     assert clocks["mandatory_report"] == "met"

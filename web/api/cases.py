@@ -77,7 +77,7 @@ CASE = "/cases/<id:case_id>"
 class _KeyTaken(Exception):
     """Another request already holds this idempotency key (committed, or committing now)."""
 
-    def __init__(self, user_id: int = 0, digest: str = "") -> None:
+    def __init__(self, user_id: int, digest: str) -> None:
         super().__init__("idempotency key taken")
         self.user_id = user_id
         self.digest = digest
@@ -107,9 +107,10 @@ def _claim_key(
     row = IdempotencyKey(user_id=user_id, key=key, request_hash=digest, created_at=now)
     session.add(row)
     try:
-        session.flush([row])
+        session.flush()
     except IntegrityError:
-        raise _KeyTaken from None
+        # Leaving raises out of (so rolls back) the transaction; the caller replays.
+        raise _KeyTaken(user_id, digest) from None
     return row
 
 
@@ -137,13 +138,7 @@ def _register_once(rt: Runtime, token: str, key: str | None) -> Response:
         if key is not None and not _KEY_PATTERN.match(key):
             raise ValidationFailed({IDEMPOTENCY_HEADER: "1 to 200 printable ASCII characters"})
         digest = _canonical_hash(raw)
-        record = None
-        if key is not None:
-            try:
-                record = _claim_key(rt, session, actor.id, key, digest)
-            except _KeyTaken:
-                # Leave (and so roll back) this transaction; answer from the stored row.
-                raise _KeyTaken(actor.id, digest) from None
+        record = _claim_key(rt, session, actor.id, key, digest) if key is not None else None
         case = register_case(rt, session, actor, payload.model_dump())
         view = case_json(rt, session, actor, case)
         if record is not None:

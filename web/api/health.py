@@ -40,7 +40,9 @@ def _broker_ok() -> bool:
         from kombu import Connection
 
         with Connection(url, connect_timeout=TIMEOUT_SECONDS) as connection:
-            connection.ensure_connection(max_retries=1, timeout=TIMEOUT_SECONDS)
+            connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=TIMEOUT_SECONDS
+            )
     except Exception as exc:  # noqa: BLE001 - as above
         log.warning("health: broker unreachable (%s)", type(exc).__name__)
         return False

@@ -70,6 +70,7 @@ def summary(
                 where, Case.first_exit_intake_at.is_not(None)
             )
         )
+        if left is not None
     ]
     closures = _counts(
         session, and_(where, Case.state == "closed"), Case.closed_by, Case.closure_outcome
