@@ -362,7 +362,7 @@ def _record_meeting(
 
 def _clock_for(
     session: Session, rt: Runtime, actor: Actor, case_id: int, name: str
-) -> tuple[Case, ClockInstance, Any]:
+) -> tuple[Case, ClockInstance | None, Any]:
     case = load_case_in_scope(session, actor, case_id, lock=True)
     definition = rt.workflow(case.workflow_key, session).definition
     clock_def = definition.clocks.get(name)

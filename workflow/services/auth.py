@@ -55,7 +55,7 @@ def check_rate_limit(rt: Runtime, session: Session, username: str) -> None:
     )
     if len(failures) >= MAX_FAILURES:
         retry_after = int((failures[-MAX_FAILURES] + FAILURE_WINDOW - now).total_seconds()) + 1
-        raise RateLimited("too many failed logins; try again later", max(retry_after, 1))
+        raise RateLimited(max(retry_after, 1), "too many failed logins; try again later")
 
 
 def authenticate(rt: Runtime, session: Session, username: str, password: str) -> User:

@@ -140,7 +140,8 @@ def json_ready(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def split_private(event_def: EventDef, data: Mapping[str, Any]) -> tuple[dict, dict]:
     """Separate free-text fields (sealed) from the rest (stored plain)."""
-    public, private = {}, {}
+    public: dict[str, Any] = {}
+    private: dict[str, Any] = {}
     for key, value in json_ready(data).items():
         spec = event_def.data.get(key)
         (private if spec is not None and spec.type == "text" else public)[key] = value
@@ -321,7 +322,8 @@ def trigger_event(
         raise ValidationFailed(errors)
     assignee_ok = True
     if event == "accept":
-        chosen = clean.get("assignee_id") or case.assignee_id or actor.id
+        given = clean.get("assignee_id")
+        chosen = given if isinstance(given, int) else (case.assignee_id or actor.id)
         assignee_ok = assignee_allowed(session, case, chosen)
         clean["assignee_id"] = chosen
     panel = _resolve_panel(session, clean) if event == "refer" else None
