@@ -30,6 +30,9 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     sweep_seconds: float = 60.0
     token_hours: float = 12.0
+    # How long a relay's hand-out of an outbox row lasts before it is handed out again
+    # (a worker killed mid-task): above the longest task, short enough to recover fast.
+    outbox_lease_seconds: float = 60.0
     instance_dir: Path = Path("instance")
     workflow_file: Path = DEFAULT_WORKFLOW_FILE
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -126,6 +129,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         timezone=timezone,
         sweep_seconds=_positive_float(env, "CARNATION_SWEEP_SECONDS", 60.0),
         token_hours=_positive_float(env, "CARNATION_TOKEN_HOURS", 12.0),
+        outbox_lease_seconds=_positive_float(env, "CARNATION_OUTBOX_LEASE_SECONDS", 60.0),
         instance_dir=instance_dir,
         workflow_file=workflow_file,
     )

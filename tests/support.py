@@ -25,7 +25,11 @@ from workflow.storage.migrate import upgrade
 from workflow.storage.models import Base
 
 PG_ADMIN_URL = os.environ.get("CARNATION_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("CARNATION_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# One Redis database per xdist worker: two test workers must not consume each other's tasks.
+_XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get(
+    "CARNATION_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _XDIST_INDEX % 8}"
+)
 PASSWORD = "secret-pass-1"
 START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # Friday 10:00 in Shanghai
 

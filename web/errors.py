@@ -35,14 +35,8 @@ def error_response(
 
 
 def _rate_limited(exc: RateLimited) -> Response:
-    # workflow.services.auth.check_rate_limit passes (message, seconds) to a constructor
-    # that takes (seconds, message): accept either order until it is fixed there.
-    seconds, message = exc.retry_after, exc.message
-    if not isinstance(seconds, int):
-        seconds, message = message, seconds  # type: ignore[assignment]
-    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 1:
-        seconds = 1
-    response = error_response(429, exc.code, str(message), {"retry_after": seconds})
+    seconds = max(int(exc.retry_after), 1)
+    response = error_response(429, exc.code, exc.message, {"retry_after": seconds})
     response.headers["Retry-After"] = str(seconds)
     return response
 
@@ -71,8 +65,9 @@ def _http_error(exc: HTTPException) -> Response | HTTPException:
 
 def _database_error(exc: Exception) -> Response:
     # str(exc) would carry the SQL and its parameters (personal data): log the class only.
-    log.warning("database unavailable (%s) on %s %s", type(exc).__name__, request.method,
-                request.path)
+    log.warning(
+        "database unavailable (%s) on %s %s", type(exc).__name__, request.method, request.path
+    )
     return _carnation_error(Unavailable())
 
 

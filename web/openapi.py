@@ -39,6 +39,7 @@ class ApiDoc:
     status: int = 200
     public: bool = False
     content_type: str = "application/json"
+    headers: tuple[str, ...] = ()
 
 
 def documented(
@@ -49,11 +50,13 @@ def documented(
     status: int = 200,
     public: bool = False,
     content_type: str = "application/json",
+    headers: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Attach what the OpenAPI document says about a view, next to the view itself."""
 
     def attach(view: F) -> F:
-        view.api_doc = ApiDoc(summary, body, query, status, public, content_type)  # type: ignore[attr-defined]
+        doc = ApiDoc(summary, body, query, status, public, content_type, headers)
+        view.api_doc = doc  # type: ignore[attr-defined]
         return view
 
     return attach
@@ -81,6 +84,10 @@ def _operation(doc: ApiDoc, path_params: list[str], method: str, endpoint: str) 
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in path_params
+    ]
+    parameters += [
+        {"name": name, "in": "header", "required": False, "schema": {"type": "string"}}
+        for name in doc.headers
     ]
     if doc.query is not None:
         parameters += _query_parameters(doc.query)

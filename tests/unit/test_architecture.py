@@ -9,7 +9,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN_IN_WORKFLOW = ("web", "tasks", "flask", "celery", "kombu", "werkzeug")
-PURE_DOMAIN = ("definition", "machine", "guards", "eventdata", "calendar", "periods", "privacy", "clock")
+PURE_DOMAIN = (
+    "definition",
+    "machine",
+    "guards",
+    "eventdata",
+    "calendar",
+    "periods",
+    "privacy",
+    "clock",
+)
 IO_MODULES = ("sqlalchemy", "psycopg", "redis", "smtplib", "urllib", "socket", "requests")
 
 

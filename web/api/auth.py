@@ -20,8 +20,9 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
 
 @bp.post("/token")
-@documented("Log in: a bearer token and when it expires", body=TokenRequest, status=201,
-            public=True)
+@documented(
+    "Log in: a bearer token and when it expires", body=TokenRequest, status=201, public=True
+)
 def login() -> Response:
     rt = runtime()
     credentials = body(TokenRequest)

@@ -147,8 +147,12 @@ def _register_once(rt: Runtime, token: str, key: str | None) -> Response:
 
 
 @bp.post("/cases")
-@documented("Register a complaint (Idempotency-Key makes retries safe)", body=CaseRegistration,
-            status=201)
+@documented(
+    "Register a complaint (Idempotency-Key makes retries safe)",
+    body=CaseRegistration,
+    status=201,
+    headers=(IDEMPOTENCY_HEADER,),
+)
 def create() -> Response:
     rt = runtime()
     token = bearer_token()
@@ -194,8 +198,9 @@ def detail(case_id: int) -> Response:
         load_case_in_scope(session, actor, case_id)
         reveal = query(RevealQuery).reveal
         return reply(
-            get_case(rt, session, actor, case_id, reveal=reveal, channel="api",
-                     address=client_address())
+            get_case(
+                rt, session, actor, case_id, reveal=reveal, channel="api", address=client_address()
+            )
         )
 
 
@@ -206,8 +211,7 @@ def history(case_id: int) -> Response:
     with acting() as (session, actor):
         load_case_in_scope(session, actor, case_id)
         reveal = query(RevealQuery).reveal
-        return reply(timeline(rt, session, actor, case_id, reveal=reveal,
-                              address=client_address()))
+        return reply(timeline(rt, session, actor, case_id, reveal=reveal, address=client_address()))
 
 
 @bp.get(CASE + "/referral-package")
@@ -316,8 +320,9 @@ def assign(case_id: int) -> Response:
 
 
 @bp.post(CASE + "/transfer")
-@documented("Transfer the case to another station of the subtree (supervisor)",
-            body=TransferRequest)
+@documented(
+    "Transfer the case to another station of the subtree (supervisor)", body=TransferRequest
+)
 def transfer(case_id: int) -> Response:
     rt = runtime()
     with acting() as (session, actor):

@@ -109,16 +109,15 @@ def calendar_year(year: int) -> Response:
                 "year": view.year,
                 "status": view.status,
                 "rest_days": [{"date": d.isoformat(), "name": n} for d, n in view.rest_days],
-                "working_days": [
-                    {"date": d.isoformat(), "name": n} for d, n in view.working_days
-                ],
+                "working_days": [{"date": d.isoformat(), "name": n} for d, n in view.working_days],
             }
         )
 
 
 @bp.put("/calendar/days/<string(maxlength=40):day>")
-@documented("Correct one day of the calendar (admin); open clocks are recomputed",
-            body=CalendarDayRequest)
+@documented(
+    "Correct one day of the calendar (admin); open clocks are recomputed", body=CalendarDayRequest
+)
 def calendar_day(day: str) -> Response:
     rt = runtime()
     with acting() as (session, actor):
@@ -132,6 +131,10 @@ def calendar_day(day: str) -> Response:
             raise ValidationFailed({"date": f"a year between {FIRST_YEAR} and {LAST_YEAR}"})
         moved = set_calendar_days(rt, session, [(when, change.kind, change.name)])
         return reply(
-            {"date": when.isoformat(), "kind": change.kind, "name": change.name,
-             "recomputed": moved}
+            {
+                "date": when.isoformat(),
+                "kind": change.kind,
+                "name": change.name,
+                "recomputed": moved,
+            }
         )

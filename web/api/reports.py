@@ -23,15 +23,17 @@ def _report() -> dict:
 
 
 @bp.get("/summary")
-@documented("Counts, overdue share and median days to acceptance over [from, to]",
-            query=SummaryQuery)
+@documented(
+    "Counts, overdue share and median days to acceptance over [from, to]", query=SummaryQuery
+)
 def summary_json() -> Response:
     return reply(_report())
 
 
 @bp.get("/summary.csv")
-@documented("The summary report as CSV (section, key, value)", query=SummaryQuery,
-            content_type="text/csv")
+@documented(
+    "The summary report as CSV (section, key, value)", query=SummaryQuery, content_type="text/csv"
+)
 def summary_csv() -> Response:
     report = _report()
     out = io.StringIO()

@@ -20,7 +20,6 @@ from workflow.storage.models import Case, Notification, OutboxMessage, Referral,
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 
 
@@ -47,6 +46,7 @@ class Ports:
 def claim(rt: Runtime, limit: int = 100) -> list[int]:
     """Lease up to ``limit`` due rows; rows handed out too often become dead letters."""
     now = rt.now()
+    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
     with rt.sessions() as session, session.begin():
         statement = (
             select(OutboxMessage.id, OutboxMessage.attempts)
@@ -70,8 +70,8 @@ def claim(rt: Runtime, limit: int = 100) -> list[int]:
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(live))
                 .values(
-                    available_at=now + LEASE,
-                    lease_until=now + LEASE,
+                    available_at=now + lease,
+                    lease_until=now + lease,
                     attempts=OutboxMessage.attempts + 1,
                 )
             )

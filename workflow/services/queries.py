@@ -120,7 +120,7 @@ def list_cases(rt: Runtime, session: Session, actor: Actor, flt: CaseFilter) -> 
     if flt.assignee:
         if flt.assignee == "me":
             conditions.append(Case.assignee_id == actor.id)
-        elif flt.assignee.isdigit():
+        elif flt.assignee.isascii() and flt.assignee.isdigit() and len(flt.assignee) <= 18:
             conditions.append(Case.assignee_id == int(flt.assignee))
         else:
             raise ValidationFailed({"assignee": "'me' or a user id"})

@@ -102,8 +102,11 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, Any]]:
     for section in ("by_channel", "by_category", "by_state"):
         rows += [(section, key, n) for key, n in report[section].items()]
     rows += [
-        ("by_closure", f"{item['event']}:{item['outcome']}" if item["outcome"] else item["event"],
-         item["count"])
+        (
+            "by_closure",
+            f"{item['event']}:{item['outcome']}" if item["outcome"] else item["event"],
+            item["count"],
+        )
         for item in report["by_closure"]
     ]
     for key in ("overdue_share", "median_days_to_acceptance"):
