@@ -296,6 +296,10 @@ class CaseListQuery(Query):
     per_page: Annotated[QueryInt, Field(ge=1, le=100)] = 20
 
 
+class NotificationsQuery(Query):
+    unread: Flag = False
+
+
 class UsersQuery(Query):
     station: QueryText | None = None
 

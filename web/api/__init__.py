@@ -15,8 +15,8 @@ class RecordIdConverter(IntegerConverter):
 
 def init_app(app: Flask) -> None:
     # Imported here, not at module level: the blueprints belong to the app being built.
-    from web.api import auth, cases, configuration, directory, health, meta, reports
+    from web.api import auth, cases, configuration, directory, health, meta, metrics, reports, work
 
     app.url_map.converters["id"] = RecordIdConverter
-    for module in (auth, cases, directory, reports, configuration, meta, health):
+    for module in (auth, cases, directory, reports, configuration, meta, health, work, metrics):
         app.register_blueprint(module.bp)

@@ -1217,13 +1217,16 @@ def load_demo(
     if not isinstance(clock, MovableClock):
         raise TypeError("load_demo moves the clock: bootstrap the runtime with a MovableClock")
     with rt.sessions() as session, session.begin():
-        if demo_present(session):
-            return summarize(rt, created=False)
-        if session.scalar(select(Station.id).limit(1)) is not None:
-            raise DemoRefused(
-                "the database already holds stations but no demo district D01: "
-                "demo data goes only into an empty database"
-            )
+        present = demo_present(session)
+        other = session.scalar(select(Station.id).limit(1)) is not None
+    # Outside that transaction: on SQLite every transaction takes the write lock.
+    if present:
+        return summarize(rt, created=False)
+    if other:
+        raise DemoRefused(
+            "the database already holds stations but no demo district D01: "
+            "demo data goes only into an empty database"
+        )
     if cases < 0:
         raise ValueError("cases: zero or more")
     finish: Callable[[], datetime] = (
