@@ -24,8 +24,12 @@ class EmbeddedWorker:
 
     def __init__(self, app: Celery, concurrency: int = 4) -> None:
         self.app = app
+        # The worker's threads look the app up as the process default (they have no
+        # current app of their own); this process runs exactly one app, so it is safe.
+        app.finalize()
+        app.set_default()
         self.controller = app.WorkController(
-            pool_cls="threads",
+            pool="threads",
             concurrency=concurrency,
             loglevel="WARNING",
             queues=QUEUES,

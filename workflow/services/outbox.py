@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
@@ -124,19 +124,24 @@ def _insert_notification(session: Session, values: dict[str, Any]) -> bool:
 def _message_for(rt: Runtime, row: OutboxMessage, case: Case, user: User) -> str:
     payload = row.payload
     if payload.get("step"):
-        due = payload.get("due_at", "")
-        try:
-            from datetime import datetime
-
-            due = datetime.fromisoformat(due).astimezone(rt.tz).strftime("%Y-%m-%d %H:%M")
-        except ValueError:
-            pass
+        due = local_deadline_text(payload.get("due_at", ""), rt.tz)
         return messages.step_message(
             user.language, case.number, payload["clock"], payload["step"], due
         )
     if payload.get("reason") == "emergency":
         return messages.event_message(user.language, case.number, "emergency")
     return messages.event_message(user.language, case.number, payload.get("event", ""))
+
+
+def local_deadline_text(due_at: str, tz: Any) -> str:
+    """A deadline as people say it: the end of a day is "24:00" of that day, not "00:00"."""
+    try:
+        local = datetime.fromisoformat(due_at).astimezone(tz)
+    except ValueError:
+        return due_at
+    if local.hour == 0 and local.minute == 0:
+        return f"{(local - timedelta(days=1)).strftime('%Y-%m-%d')} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def _notify(rt: Runtime, session: Session, row: OutboxMessage, ports: Ports) -> None:
