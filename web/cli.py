@@ -425,7 +425,7 @@ def demo_data_command(cases: int) -> None:
     click.echo(f"stations: {stations}")
     click.echo(f"users:    {users}")
     click.echo(f"cases:    {summary.cases} ({states})")
-    click.echo(f"overdue:  {summary.overdue} cases; {summary.escalated} escalated past level 0")
+    click.echo(f"overdue:  {summary.overdue} cases; escalated: {summary.escalated} cases")
     if summary.pending_outbox:
         click.echo(
             f"outbox:   {summary.pending_outbox} notifications pending: "
@@ -442,6 +442,8 @@ def demo_data_command(cases: int) -> None:
     shown = (
         "carnation-demo" if password == DEFAULT_PASSWORD else "the value of CARNATION_DEMO_PASSWORD"
     )
+    if not summary.created:
+        shown = f"as when the demo was made; by default {DEFAULT_PASSWORD}"
     click.echo(f"\nlogins (password: {shown}):")
     click.echo(f"  {'username':<16} {'role':<14} {'station':<8} {'lang':<5} email / station name")
     for login in summary.logins:

@@ -706,6 +706,8 @@ class Run:
 
 
 class DemoLoader:
+    """Plans the cases, then plays their steps in time order through the services."""
+
     def __init__(
         self,
         rt: Runtime,
