@@ -52,7 +52,14 @@ def one_line_errors(func: F) -> F:
             click.echo(f"error: {exc}", err=True)
         except SQLAlchemyError as exc:
             reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-            click.echo(f"error: database: {reason} (did you run `carnation db upgrade`?)", err=True)
+            hint = ""
+            if "no such table" in reason or "does not exist" in reason:
+                hint = " (did you run `carnation db upgrade`?)"
+            click.echo(f"error: database: {reason}{hint}", err=True)
+        except BrokenPipeError:
+            # `carnation calendar show 2027 | head`: the reader left; not a failure.
+            sys.stderr.close()
+            sys.exit(0)
         except OSError as exc:
             click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
         sys.exit(1)

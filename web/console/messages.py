@@ -16,9 +16,7 @@ EXACT = {
     "must be true or false": _l("Must be yes or no."),
     "must be a date (YYYY-MM-DD)": _l("Must be a date."),
     "must not be in the future": _l("Must not be in the future."),
-    "must not be before the case's latest event": _l(
-        "Must not be before the case's latest event."
-    ),
+    "must not be before the case's latest event": _l("Must not be before the case's latest event."),
     "must not be before the clock or case it concerns opened": _l(
         "Must not be before the case or the deadline it concerns began."
     ),
@@ -30,9 +28,7 @@ EXACT = {
     "must be after today": _l("Must be after today."),
     "no such court panel": _l("No such court panel."),
     "required: name the court panel": _l("Choose the court panel."),
-    "cases are registered at a service station": _l(
-        "Cases are registered at a service station."
-    ),
+    "cases are registered at a service station": _l("Cases are registered at a service station."),
     "you may register only at your own station": _l("You may register only at your own station."),
     "not a station in your area": _l("Not a station in your area."),
     "no such station": _l("No such station."),

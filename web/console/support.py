@@ -168,7 +168,7 @@ def duration(seconds: float) -> str:
         parts.append(ngettext("%(num)d hour", "%(num)d hours", hours))
     if not days and (minutes or not hours):
         parts.append(ngettext("%(num)d minute", "%(num)d minutes", minutes))
-    return _(" ").join(parts)
+    return " ".join(parts)
 
 
 def clock_remaining(clock: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
