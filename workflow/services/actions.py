@@ -20,8 +20,8 @@ from workflow.periods import resume_deadline
 from workflow.runtime import Runtime
 from workflow.services import clocks as clock_service
 from workflow.services.actors import Actor, load_case_in_scope
-from workflow.services.cases import append_event, assignee_allowed, emit
-from workflow.storage.models import Case, CaseEvent, ClockInstance, EscalationStep, Station
+from workflow.services.cases import alert_emergency, append_event, assignee_allowed
+from workflow.storage.models import Case, CaseEvent, ClockInstance, Station
 
 STAFF = frozenset({"caseworker", "supervisor"})
 
@@ -104,19 +104,7 @@ def update_case(
         now,
     )
     if case.risk == "emergency" and before_risk != "emergency":
-        emit(
-            session,
-            rt,
-            case,
-            event,
-            "notify",
-            {
-                "actor_id": actor.id,
-                "to": ["district_supervisors"],
-                "email": True,
-                "reason": "emergency",
-            },
-        )
+        alert_emergency(session, rt, case, event, actor)
     return case
 
 
@@ -144,28 +132,29 @@ def _recompute_for_reassessment(
         before = clock.due_at
         clock.unit, clock.length = rule.unit, rule.length
         clock_service.recompute(
-            clock, clock_def, calendar, rt.tz, now, fired_steps(session, clock.id)
+            clock, clock_def, calendar, rt.tz, now, clock_service.fired_steps(session, clock.id)
         )
-        append_event(
-            session,
-            rt,
-            case,
-            "deadline_recomputed",
-            None,
-            now,
-            {
-                "clock": clock.name,
-                "from": before.isoformat(),
-                "to": clock.due_at.isoformat(),
-                "reason": "reassessment",
-                "by": actor.id,
-            },
-        )
+        record_recomputation(session, rt, case, clock.name, before, clock.due_at, "reassessment")
 
 
-def fired_steps(session: Session, clock_id: int) -> list[str]:
-    return list(
-        session.scalars(select(EscalationStep.step).where(EscalationStep.clock_id == clock_id))
+def record_recomputation(
+    session: Session,
+    rt: Runtime,
+    case: Case,
+    clock: str,
+    before: datetime,
+    after: datetime,
+    reason: str,
+) -> None:
+    """The timeline entry for a deadline computed again (reassessment, corrected calendar)."""
+    append_event(
+        session,
+        rt,
+        case,
+        "deadline_recomputed",
+        None,
+        rt.now(),
+        {"clock": clock, "from": before.isoformat(), "to": after.isoformat(), "reason": reason},
     )
 
 
@@ -426,7 +415,9 @@ def resume_clock(
     clock.suspended_seconds += int((now - suspended_from).total_seconds())
     clock.suspended_at = None
     clock.status = "running"
-    clock_service.recompute(clock, clock_def, calendar, rt.tz, now, fired_steps(session, clock.id))
+    clock_service.recompute(
+        clock, clock_def, calendar, rt.tz, now, clock_service.fired_steps(session, clock.id)
+    )
     private = {"reason": reason} if reason else None
     append_event(
         session,

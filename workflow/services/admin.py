@@ -16,10 +16,9 @@ from workflow.definition import load_definition
 from workflow.errors import Forbidden, NotFound, ValidationFailed
 from workflow.runtime import Runtime, store_definition
 from workflow.services import clocks as clock_service
-from workflow.services.actions import fired_steps
+from workflow.services.actions import record_recomputation
 from workflow.services.actors import Actor
 from workflow.services.auth import hash_password, revoke_all_tokens
-from workflow.services.cases import append_event
 from workflow.storage.models import CalendarDay, CalendarYear, Case, ClockInstance, Station, User
 
 STATION_KINDS = ("district", "town", "village", "court")
@@ -241,24 +240,10 @@ def recompute_open_clocks(rt: Runtime, session: Session, earliest: date) -> int:
         if clock_def is None:
             continue
         before = clock.due_at
-        if clock_service.recompute(
-            clock, clock_def, calendar, rt.tz, now, fired_steps(session, clock.id)
-        ):
+        fired = clock_service.fired_steps(session, clock.id)
+        if clock_service.recompute(clock, clock_def, calendar, rt.tz, now, fired):
             moved += 1
-            append_event(
-                session,
-                rt,
-                case,
-                "deadline_recomputed",
-                None,
-                now,
-                {
-                    "clock": clock.name,
-                    "from": before.isoformat(),
-                    "to": clock.due_at.isoformat(),
-                    "reason": "calendar",
-                },
-            )
+            record_recomputation(session, rt, case, clock.name, before, clock.due_at, "calendar")
     return moved
 
 

@@ -614,17 +614,24 @@ def register_case(rt: Runtime, session: Session, actor: Actor, payload: Mapping[
         [],
     )
     if case.risk == "emergency":
-        emit(
-            session,
-            rt,
-            case,
-            event,
-            "notify",
-            {
-                "actor_id": actor.id,
-                "to": ["district_supervisors"],
-                "email": True,
-                "reason": "emergency",
-            },
-        )
+        alert_emergency(session, rt, case, event, actor)
     return case
+
+
+def alert_emergency(
+    session: Session, rt: Runtime, case: Case, event: CaseEvent, actor: Actor
+) -> None:
+    """An emergency (at registration or on reassessment) tells the district supervisors at once."""
+    emit(
+        session,
+        rt,
+        case,
+        event,
+        "notify",
+        {
+            "actor_id": actor.id,
+            "to": ["district_supervisors"],
+            "email": True,
+            "reason": "emergency",
+        },
+    )

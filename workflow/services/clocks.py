@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from workflow.calendar import WorkCalendar
 from workflow.definition import ClockDef, WorkflowDefinition
 from workflow.periods import Deadline, Period, Unit, compute_deadline, extend_deadline, ladder
-from workflow.storage.models import Case, ClockInstance
+from workflow.storage.models import Case, ClockInstance, EscalationStep
 
 OPEN_STATUSES = ("running", "suspended", "breached")
 DAY_UNITS = frozenset({"days", "working_days", "months"})
@@ -192,6 +192,13 @@ def open_clock(
     schedule_next_step(clock, clock_def, deadline, calendar, tz, now)
     session.add(clock)
     return clock
+
+
+def fired_steps(session: Session, clock_id: int) -> list[str]:
+    """The ladder steps already fired for a clock instance (they stand when it is recomputed)."""
+    return list(
+        session.scalars(select(EscalationStep.step).where(EscalationStep.clock_id == clock_id))
+    )
 
 
 def open_clocks_of(session: Session, case_id: int) -> list[ClockInstance]:

@@ -88,9 +88,7 @@ def _fire_due_steps(rt: Runtime, session: Session, clock: ClockInstance) -> int:
         clock.next_step, clock.next_step_at = None, None
         return 0
     calendar = rt.calendar(session)
-    fired_steps = list(
-        session.scalars(select(EscalationStep.step).where(EscalationStep.clock_id == clock.id))
-    )
+    fired_steps = clock_service.fired_steps(session, clock.id)
     count = 0
     while (
         clock.next_step is not None and clock.next_step_at is not None and clock.next_step_at <= now
