@@ -50,7 +50,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """Build the app; ``runtime`` (tests: with a movable clock) wins over ``settings``."""
     if runtime is None:
         runtime = bootstrap(settings or load_settings())
-    from web import api, errors
+    from flask_wtf.csrf import CSRFProtect
+
+    from web import api, console, errors
 
     app = Flask(__name__, instance_path=str(Path(runtime.settings.instance_dir).resolve()))
     app.config.update(
@@ -61,6 +63,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["carnation"] = runtime
     errors.init_app(app)
+    # CSRF on every form post; the JSON API authenticates by bearer token, not by a
+    # cookie, so its blueprints are exempt.
+    csrf = CSRFProtect(app)
+    before_api = set(app.blueprints)
     api.init_app(app)
+    for name in set(app.blueprints) - before_api:
+        csrf.exempt(app.blueprints[name])
+    console.init_app(app)  # Flask-Babel, Flask-Login, the console blueprint
     _quiet_access_logs()
     return app

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from web.console import labels
-from web.console.i18n import HTML_LANG, compile_catalogs, language, select_locale
+from web.console.i18n import HTML_LANG, compile_catalogs, language, select_locale, signed_in
 from web.console.messages import translate
 from web.console.support import (
     clock_remaining,
@@ -92,40 +92,58 @@ def build_blueprint() -> Blueprint:
             return redirect(url_for("console.session.login"))
         return redirect(session.home_for(current_user.actor.role))
 
+    console.before_request(_load_header)
     console.context_processor(_template_context)
+    console.add_app_template_filter(_user_option, "user_option")
     console.after_request(_secure_headers)
     console.register_error_handler(Exception, error_page)
     return console
 
 
 def _template_context() -> dict[str, Any]:
+    user = signed_in()
     return {
         "lang": language(),
+        "tz_name": runtime().settings.timezone,
         "html_lang": HTML_LANG[language()],
         "labels": labels,
         "label": labels.label,
+        "choices": labels.choices,
+        "station_options": _station_options,
         "local": format_local,
         "remaining": clock_remaining,
         "duration": duration,
-        "me": current_user.actor if current_user.is_authenticated else None,
-        "unread": _unread_count(),
+        "me": user.actor if user is not None else None,
+        "unread": g.get("unread"),
     }
 
 
-def _unread_count() -> int | None:
-    if "unread" in g:
-        return g.unread  # type: ignore[no-any-return]
-    count = None
-    if current_user.is_authenticated:
-        from workflow.services.inbox import unread_count
+def _user_option(user: dict[str, Any]) -> tuple[int, str]:
+    role = labels.label(labels.ROLES, user["role"])
+    return user["id"], f"{user['username']} · {role} · {user['station']}"
 
-        try:
-            with runtime().sessions() as session:
-                count = unread_count(session, current_user.actor)
-        except DATABASE_DOWN:
-            count = None
-    g.unread = count
-    return count
+
+def _station_options(stations: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(s["code"], f"{s['code']} · {s['name']}") for s in stations]
+
+
+def _load_header() -> None:
+    """The header's unread count, read before the view opens its transaction.
+
+    On SQLite every transaction takes the write lock, so nothing may open a second one
+    while a view's is open (templates are rendered inside it).
+    """
+    user = signed_in()
+    g.unread = None
+    if user is None or request.method != "GET":
+        return
+    from workflow.services.inbox import unread_count
+
+    try:
+        with runtime().sessions() as session:
+            g.unread = unread_count(session, user.actor)
+    except DATABASE_DOWN:
+        g.unread = None
 
 
 def _secure_headers(response: Response) -> Response:
@@ -192,8 +210,9 @@ def _describe(exc: BaseException) -> tuple[int, str, str]:
 def error_page(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, DATABASE_DOWN):
         # str(exc) would carry the SQL and its parameters (personal data): the class only.
-        log.warning("database unavailable (%s) on %s %s", type(exc).__name__, request.method,
-                    request.path)
+        log.warning(
+            "database unavailable (%s) on %s %s", type(exc).__name__, request.method, request.path
+        )
     elif not isinstance(exc, HTTPException | CarnationError):
         log.error(
             "unhandled %s on %s %s\n%s",
@@ -205,7 +224,7 @@ def error_page(exc: BaseException) -> tuple[str, int]:
     status, title, text = _describe(exc)
     try:
         html = render_template("errors/error.html", status=status, title=title, text=text)
-    except Exception:  # noqa: BLE001 - the error page itself must never fail
+    except Exception:  # the error page itself must never fail
         log.exception("the error page could not be rendered")
         html = f"<!doctype html><title>{status}</title><h1>{status}</h1>"
     return html, status

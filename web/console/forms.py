@@ -21,7 +21,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from web.console.labels import CATEGORIES, CHANNELS, RISKS, ROLES, STATION_KINDS, choices
+from web.console.labels import CATEGORIES, CHANNELS, RISKS, ROLES, STATION_KINDS
+from web.console.labels import choices as label_choices
+
+try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+    SelectChoice = None
 
 REQUIRED = _l("Required.")
 PHONE = Regexp(r"^[0-9+()\- ]{3,40}$", message=_l("Digits, spaces, + - ( ) only."))
@@ -29,6 +35,17 @@ PHONE = Regexp(r"^[0-9+()\- ]{3,40}$", message=_l("Digits, spaces, + - ( ) only.
 
 def _too_long(limit: int) -> Length:
     return Length(max=limit, message=_l("At most %(max)d characters.", max=limit))
+
+
+def options(pairs: list[tuple[str, Any]]) -> list[Any]:
+    """Select options in the form the installed WTForms expects."""
+    if SelectChoice is None:
+        return [(value, str(text)) for value, text in pairs]
+    return [SelectChoice(value=value, label=str(text)) for value, text in pairs]
+
+
+def choices(table: Any, names: Any = None) -> list[tuple[str, str]]:
+    return label_choices(table, names)
 
 
 def blank(label: Any) -> list[tuple[str, str]]:
@@ -79,10 +96,10 @@ class RegistrationForm(ConsoleForm):
 
     def fill_choices(self, stations: list[tuple[str, str]]) -> None:
         pick = _l("— choose —")
-        self.channel.choices = blank(pick) + choices(CHANNELS)
-        self.category.choices = blank(pick) + choices(CATEGORIES)
-        self.risk.choices = blank(pick) + choices(RISKS)
-        self.station.choices = stations
+        self.channel.choices = options(blank(pick) + choices(CHANNELS))
+        self.category.choices = options(blank(pick) + choices(CATEGORIES))
+        self.risk.choices = options(blank(pick) + choices(RISKS))
+        self.station.choices = options(stations)
 
     def victim_given(self) -> bool:
         return bool(self.v_name.data or self.v_is_minor.data or self.v_lacks_capacity.data) or bool(
@@ -123,8 +140,8 @@ class StationForm(ConsoleForm):
     parent = SelectField(_l("Parent station"), [Optional()])
 
     def fill_choices(self, parents: list[tuple[str, str]]) -> None:
-        self.kind.choices = blank(_l("— choose —")) + choices(STATION_KINDS)
-        self.parent.choices = blank(_l("none (district or court)")) + parents
+        self.kind.choices = options(blank(_l("— choose —")) + choices(STATION_KINDS))
+        self.parent.choices = options(blank(_l("none (district or court)")) + parents)
 
 
 class UserForm(ConsoleForm):
@@ -155,9 +172,9 @@ class UserForm(ConsoleForm):
     language = SelectField(_l("Language"), [DataRequired(REQUIRED)])
 
     def fill_choices(self, stations: list[tuple[str, str]]) -> None:
-        self.role.choices = blank(_l("— choose —")) + choices(ROLES)
-        self.station.choices = blank(_l("— choose —")) + stations
-        self.language.choices = [("zh", "中文"), ("en", "English")]
+        self.role.choices = options(blank(_l("— choose —")) + choices(ROLES))
+        self.station.choices = options(blank(_l("— choose —")) + stations)
+        self.language.choices = options([("zh", "中文"), ("en", "English")])
 
 
 class CalendarDayForm(ConsoleForm):
@@ -168,12 +185,11 @@ class CalendarDayForm(ConsoleForm):
             Regexp(r"^\d{4}-\d{2}-\d{2}$", message=_l("Must be a date.")),
         ],
     )
-    kind = SelectField(
-        _l("The day is"),
-        [DataRequired(REQUIRED)],
-        choices=[("rest", _l("Rest day")), ("work", _l("Working day"))],
-    )
+    kind = SelectField(_l("The day is"), [DataRequired(REQUIRED)])
     name = StringField(_l("Name (holiday or reason)"), [DataRequired(REQUIRED), _too_long(100)])
+
+    def fill_choices(self) -> None:
+        self.kind.choices = options([("rest", _l("Rest day")), ("work", _l("Working day"))])
 
 
 class ScheduleForm(ConsoleForm):

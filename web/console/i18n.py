@@ -9,8 +9,10 @@ does the same by hand).
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -36,7 +38,7 @@ def _stale(po: Path, mo: Path) -> bool:
 def _compile(po: Path, mo: Path) -> None:
     with po.open("rb") as source:
         catalog = read_po(source, locale=po.parent.parent.name, domain=DOMAIN)
-    partial = mo.with_suffix(".mo.part")
+    partial = mo.with_name(f"{mo.name}.{os.getpid()}.part")
     with partial.open("wb") as target:
         write_mo(target, catalog, use_fuzzy=False)
     partial.replace(mo)  # atomic: a concurrent start never reads half a catalog
@@ -75,11 +77,21 @@ def language() -> str:
     chosen = session.get(SESSION_KEY)
     if chosen in LOCALES:
         return str(chosen)
-    if current_user and current_user.is_authenticated:
-        preferred = current_user.actor.language
-        if preferred in LOCALES:
-            return str(preferred)
+    user = signed_in()
+    if user is not None and user.actor.language in LOCALES:
+        return str(user.actor.language)
     return DEFAULT_LANGUAGE
+
+
+def signed_in() -> Any:
+    """The signed-in user, or None (also when the database cannot tell just now)."""
+    from web.errors import DATABASE_DOWN
+
+    try:
+        user = current_user._get_current_object()
+    except DATABASE_DOWN:
+        return None
+    return user if user is not None and user.is_authenticated else None
 
 
 def select_locale() -> str:

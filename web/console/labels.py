@@ -23,7 +23,7 @@ CHANNELS = {
     "phone": _l("Phone call"),
     "letter": _l("Letter"),
     "online": _l("Online"),
-    "referral": _l("Referred by another agency"),
+    "referral": _l("Agency referral"),
 }
 CATEGORIES = {
     "domestic_violence": _l("Domestic violence"),
@@ -219,6 +219,22 @@ PERSON_FIELDS = {
     "lacks_capacity": _l("Lacks legal capacity"),
     "consents_to_sms": _l("Agrees to text messages"),
     "relation": _l("Relation"),
+}
+# Relations are free text; these common spellings get a label, anything else shows as typed.
+RELATIONS = {
+    "spouse": _l("Spouse"),
+    "former_spouse": _l("Former spouse"),
+    "mother_in_law": _l("Mother-in-law"),
+    "in_laws": _l("In-laws"),
+    "village_group": _l("Village group"),
+    "employer": _l("Employer"),
+    "stepfather": _l("Stepfather"),
+    "relative": _l("Relative"),
+    "colleague": _l("Colleague"),
+    "neighbour": _l("Neighbour"),
+    "son": _l("Son"),
+    "daughter": _l("Daughter"),
+    "granddaughter": _l("Granddaughter"),
 }
 WORK = {
     "notify": _l("Notification"),

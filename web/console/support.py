@@ -129,9 +129,14 @@ def local(value: Any) -> datetime | None:
 
 
 def format_local(value: Any, with_seconds: bool = False) -> str:
+    """Local date and time; a deadline at midnight reads "24:00" of its last day, as the law
+    counts it (a period ends at 24:00 of its last day), not 00:00 of the next."""
     moment = local(value)
     if moment is None:
         return ""
+    if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
+        day = (moment - timedelta(days=1)).strftime("%Y-%m-%d")
+        return f"{day} 24:00:00" if with_seconds else f"{day} 24:00"
     return moment.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
 
 
