@@ -111,7 +111,7 @@ def test_a_database_outage_is_a_friendly_503(
     def down(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("SELECT", {}, Exception("down"))
 
-    monkeypatch.setattr("web.console.queue.list_cases", down)
+    monkeypatch.setattr("web.console.queue.work_queue", down)
     response = console.get("/queue")
     assert response.status_code == 503
     assert "Nothing was saved" in response.get_data(as_text=True)
@@ -125,7 +125,7 @@ def test_an_unexpected_error_is_a_friendly_page(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("web.console.queue.list_cases", broken)
+    monkeypatch.setattr("web.console.queue.work_queue", broken)
     response = console.get("/queue")
     assert response.status_code == 500
     assert "<h1>" in response.get_data(as_text=True)

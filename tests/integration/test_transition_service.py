@@ -234,3 +234,31 @@ def test_search_by_exact_phone_goes_through_the_blind_index(network: Network) ->
             rt, session, network.actor("cw1"), queries.CaseFilter(q="13812341234")
         )
     assert [item["id"] for item in found["items"]] == [case_id]
+
+
+def test_the_work_queue_puts_the_nearest_deadline_first(network: Network) -> None:
+    rt = network.rt
+    calm = register(network)
+    urgent = register(network, risk="emergency")
+    late = register(network, received_at=rt.now() - timedelta(days=20))
+    closed = register(network)
+    trigger(network, "cw1", closed, "withdraw", {"reason": "r"})
+    with tx(rt) as session:
+        queue = queries.work_queue(rt, session, network.actor("cw1"))
+    assert [case["id"] for case in queue] == [late, urgent, calm]
+
+
+def test_station_counts_show_open_overdue_and_escalated_cases(network: Network) -> None:
+    from workflow.services import sweep
+
+    rt = network.rt
+    register(network)
+    register(network, received_at=rt.now() - timedelta(days=25))
+    register(network, "cw2")
+    sweep.sweep(rt)
+    with tx(rt) as session:
+        counts = queries.station_counts(rt, session, network.actor("sup_t1"))
+    assert counts == {
+        "V001": {"open": 2, "overdue": 1, "escalated": 1},
+        "V002": {"open": 1, "overdue": 0, "escalated": 0},
+    }

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from web.console.forms import CalendarDayForm, ScheduleForm, StationForm, UserForm
@@ -16,7 +15,6 @@ from web.console.messages import translate_fields
 from web.console.support import acting, actor, now, roles, runtime
 from workflow.errors import ValidationFailed
 from workflow.services import admin, outbox
-from workflow.storage.models import Station, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -79,28 +77,6 @@ def stations() -> Response | tuple[str, int]:
 # -- users ------------------------------------------------------------------------------------
 
 
-def _all_users() -> list[dict[str, Any]]:
-    # The services list active users only (for assignment); administrators also need to
-    # see who was deactivated, so this page reads the table itself (read only).
-    with runtime().sessions() as session:
-        rows = session.execute(
-            select(User, Station.code)
-            .join(Station, Station.id == User.station_id)
-            .order_by(User.active.desc(), User.username)
-        ).all()
-        return [
-            {
-                "username": u.username,
-                "role": u.role,
-                "station": code,
-                "email": u.email,
-                "language": u.language,
-                "active": u.active,
-            }
-            for u, code in rows
-        ]
-
-
 @bp.route("/users", methods=["GET", "POST"])
 @roles("admin")
 def users() -> Response | tuple[str, int]:
@@ -134,7 +110,9 @@ def users() -> Response | tuple[str, int]:
                 return redirect(url_for("console.admin.users"))
         else:
             status = 422
-    html = render_template("admin/users.html", users=_all_users(), form=form, problems=problems)
+    with acting() as (session, me):
+        accounts = admin.all_users(session, me)
+    html = render_template("admin/users.html", users=accounts, form=form, problems=problems)
     return html, status
 
 

@@ -56,7 +56,7 @@ from workflow.services.admin import stations_in_scope, users_in_scope
 from workflow.services.cases import register_case, transition_options, trigger_event
 from workflow.services.clocks import mandatory_report_duty
 from workflow.services.queries import access_log, get_case, referral_package, timeline
-from workflow.storage.models import AccessLogEntry, Station
+from workflow.storage.models import Station
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -208,14 +208,6 @@ def _duty_categories() -> list[str]:
 # -- reading ----------------------------------------------------------------------------------
 
 
-def _console_channel(session: Session, case_id: int) -> None:
-    """`timeline(reveal=True)` logs its reveal as an API one (also when `referral_package`
-    calls it); these reveals are the console's, so the pending log rows say so."""
-    for entry in session.new:
-        if isinstance(entry, AccessLogEntry) and entry.case_id == case_id:
-            entry.channel = "console"
-
-
 def _assignable(session: Session, me: Actor, view: dict[str, Any]) -> list[dict[str, Any]]:
     station = view["station"]["code"] if view.get("station") else None
     return [
@@ -247,9 +239,9 @@ def render_case(
     address = client_address()
     with acting() as (session, me):
         view = get_case(rt, session, me, case_id, reveal=reveal, channel="console", address=address)
-        entries = timeline(rt, session, me, case_id, reveal=reveal, address=address)
-        if reveal:
-            _console_channel(session, case_id)
+        entries = timeline(
+            rt, session, me, case_id, reveal=reveal, address=address, channel="console"
+        )
         options = transition_options(rt, session, me, case_id)
         definition = rt.workflow(view["workflow_version"], session).definition
         staff = me.role in STAFF
@@ -361,7 +353,6 @@ def package(case_id: int) -> Response:
         found = referral_package(
             runtime(), session, me, case_id, address=client_address(), channel="console"
         )
-        _console_channel(session, case_id)
     response = make_response(render_template("cases/package.html", package=found))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -22,64 +22,16 @@ from workflow.errors import ValidationFailed
 from workflow.services.actors import Actor
 from workflow.services.admin import stations_in_scope
 from workflow.services.inbox import escalations
-from workflow.services.queries import CaseFilter, list_cases
+from workflow.services.queries import CaseFilter, list_cases, station_counts, work_queue
 
 bp = Blueprint("queue", __name__)
 
 OPEN_STATES = ("intake", "mediation", "referred", "court")
-PAGE = 100
-MAX_PAGES = 20  # 2,000 open cases per state: a whole district's caseload, and a ceiling
-RECENT_CLOSED_PAGES = 2  # closed cases still counting a follow-up or report clock
-
-
-def _all_pages(
-    session: Session, me: Actor, flt: CaseFilter, max_pages: int = MAX_PAGES
-) -> list[dict[str, Any]]:
-    rt = runtime()
-    items: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        found = list_cases(
-            rt,
-            session,
-            me,
-            CaseFilter(
-                state=flt.state,
-                station=flt.station,
-                overdue=flt.overdue,
-                assignee=flt.assignee,
-                q=flt.q,
-                page=page,
-                per_page=PAGE,
-            ),
-        )
-        items.extend(found["items"])
-        if page * PAGE >= found["total"] or page >= max_pages:
-            return items
-        page += 1
-
-
-def _has_open_clock(case: dict[str, Any]) -> bool:
-    return any(
-        c.get("stopped_at") is None and c.get("status") in ("running", "suspended", "breached")
-        for c in case["clocks"]
-    )
 
 
 def open_work(session: Session, me: Actor, station: str | None = None) -> list[dict[str, Any]]:
-    """Cases in scope with work left: every open state, and closed ones with a clock running."""
-    found: dict[int, dict[str, Any]] = {}
-    for state in OPEN_STATES:
-        for case in _all_pages(session, me, CaseFilter(state=state, station=station)):
-            found[case["id"]] = case
-    for case in _all_pages(
-        session, me, CaseFilter(state="closed", station=station), RECENT_CLOSED_PAGES
-    ):
-        if _has_open_clock(case):
-            found[case["id"]] = case
-    for case in _all_pages(session, me, CaseFilter(overdue=True, station=station)):
-        found[case["id"]] = case
-    return list(found.values())
+    """Cases in scope with work left, nearest deadline first (the service orders them)."""
+    return work_queue(runtime(), session, me, station=station)
 
 
 def by_deadline(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -131,7 +83,7 @@ def mine() -> str:
         if me.role == "court_liaison":
             abort(404)  # a liaison's work list is the referral inbox
         station, stations = _station_param(session, me) if me.role == "supervisor" else (None, [])
-        cases = by_deadline(open_work(session, me, station))
+        cases = open_work(session, me, station)
         mine_ = [c for c in cases if c.get("assignee") and c["assignee"]["id"] == me.id]
         others = [c for c in cases if not (c.get("assignee") and c["assignee"]["id"] == me.id)]
         return render_template(
@@ -201,21 +153,17 @@ def dashboard() -> str:
     with acting() as (session, me):
         rt = runtime()
         stations = [s for s in stations_in_scope(session, me) if s["kind"] != "court"]
-        cases = open_work(session, me)
+        counts = station_counts(rt, session, me)
         open_escalations = escalations(rt, session, me)
-    by_id = {c["id"]: c for c in cases}
-    escalated_ids = {e["case_id"] for e in open_escalations}
-    counts: dict[str, dict[str, int]] = defaultdict(
-        lambda: {"open": 0, "overdue": 0, "escalated": 0}
-    )
+        escalated_ids = {e["case_id"] for e in open_escalations}
+        attention = [
+            c for c in work_queue(rt, session, me) if c["overdue"] or c["id"] in escalated_ids
+        ]
+    by_id = {c["id"]: c for c in attention}
     overdue_by_station: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for case in cases:
+    for case in attention:
         code = case["station"]["code"] if case.get("station") else "?"
-        counts[code]["open"] += case["state"] != "closed"
-        counts[code]["overdue"] += bool(case["overdue"])
-        counts[code]["escalated"] += case["id"] in escalated_ids
-        if case["overdue"] or case["id"] in escalated_ids:
-            overdue_by_station[code].append(case)
+        overdue_by_station[code].append(case)
     rows = [{"station": s, **counts[s["code"]]} for s in stations if s["code"] in counts]
     totals = {key: sum(row[key] for row in rows) for key in ("open", "overdue", "escalated")}
     escalation_rows = []

@@ -162,6 +162,7 @@ def stations_in_scope(session: Session, actor: Actor) -> list[dict[str, Any]]:
 def users_in_scope(
     session: Session, actor: Actor, station_code: str | None
 ) -> list[dict[str, Any]]:
+    """Active users in scope (for assignment)."""
     statement = (
         select(User, Station)
         .join(Station, Station.id == User.station_id)
@@ -178,6 +179,28 @@ def users_in_scope(
     return [
         {"id": u.id, "username": u.username, "role": u.role, "station": s.code}
         for u, s in session.execute(statement)
+    ]
+
+
+def all_users(session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """Every account, deactivated ones included (administrators)."""
+    require_admin(actor)
+    rows = session.execute(
+        select(User, Station.code)
+        .join(Station, Station.id == User.station_id)
+        .order_by(User.active.desc(), User.username)
+    ).all()
+    return [
+        {
+            "id": u.id,
+            "username": u.username,
+            "role": u.role,
+            "station": code,
+            "email": u.email,
+            "language": u.language,
+            "active": u.active,
+        }
+        for u, code in rows
     ]
 
 

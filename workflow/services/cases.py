@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from workflow.definition import EventDef, WorkflowDefinition
 from workflow.errors import (
@@ -72,21 +72,29 @@ def append_event(
         # (sweep, recomputations) must not block entering a paper record.
         case.last_event_at = max(case.last_event_at, at)
     case.updated_at = now
-    event = CaseEvent(
-        case_id=case.id,
-        seq=case.last_seq,
-        type=type_,
-        from_state=from_state,
-        to_state=to_state,
-        actor_id=actor_id,
-        at=at,
-        recorded_at=now,
-        data=dict(data or {}),
-        sealed=rt.sealer.seal_json(dict(private)) if private else None,
-    )
+    values = {
+        "case_id": case.id,
+        "seq": case.last_seq,
+        "type": type_,
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor_id": actor_id,
+        "at": at,
+        "recorded_at": now,
+        "data": dict(data or {}),
+        "sealed": rt.sealer.seal_json(dict(private)) if private else None,
+    }
+    # One prebuilt INSERT … RETURNING id instead of a flush of the unit of work: the
+    # event's id is all the caller needs now (the case's own changes are flushed with
+    # the rest at commit). The row enters the session as if loaded, persistent and clean.
+    event_id = session.execute(_INSERT_EVENT, values).scalar_one()
+    event = CaseEvent(id=event_id, **values)
+    make_transient_to_detached(event)
     session.add(event)
-    session.flush()
     return event
+
+
+_INSERT_EVENT = insert(CaseEvent.__table__).returning(CaseEvent.__table__.c.id)
 
 
 def emit(
@@ -166,13 +174,16 @@ def check_stated_time(
 # -- assignment ------------------------------------------------------------------------
 
 
+_ASSIGNEE = (
+    select(User.role, User.station_id, User.active, Station.path)
+    .join(Station, Station.id == User.station_id)
+    .where(User.id == bindparam("user_id"))
+)
+
+
 def assignee_allowed(session: Session, case: Case, user_id: int) -> bool:
     """A caseworker of the case's station, or a supervisor at or above it."""
-    row = session.execute(
-        select(User.role, User.station_id, User.active, Station.path)
-        .join(Station, Station.id == User.station_id)
-        .where(User.id == user_id)
-    ).first()
+    row = session.execute(_ASSIGNEE, {"user_id": user_id}).first()
     if row is None or not row.active:
         return False
     if row.role == "caseworker":

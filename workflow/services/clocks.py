@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from workflow.calendar import WorkCalendar
@@ -194,23 +194,24 @@ def open_clock(
     return clock
 
 
+_FIRED_STEPS = select(EscalationStep.step).where(EscalationStep.clock_id == bindparam("clock_id"))
+
+
 def fired_steps(session: Session, clock_id: int) -> list[str]:
     """The ladder steps already fired for a clock instance (they stand when it is recomputed)."""
-    return list(
-        session.scalars(select(EscalationStep.step).where(EscalationStep.clock_id == clock_id))
-    )
+    return list(session.scalars(_FIRED_STEPS, {"clock_id": clock_id}))
+
+
+# Built once: every transition reads its case's open clocks.
+_OPEN_CLOCKS = select(ClockInstance).where(
+    ClockInstance.case_id == bindparam("case_id"),
+    ClockInstance.status.in_(OPEN_STATUSES),
+    ClockInstance.stopped_at.is_(None),
+)
 
 
 def open_clocks_of(session: Session, case_id: int) -> list[ClockInstance]:
-    return list(
-        session.scalars(
-            select(ClockInstance).where(
-                ClockInstance.case_id == case_id,
-                ClockInstance.status.in_(OPEN_STATUSES),
-                ClockInstance.stopped_at.is_(None),
-            )
-        )
-    )
+    return list(session.scalars(_OPEN_CLOCKS, {"case_id": case_id}))
 
 
 def react_to(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -90,13 +90,23 @@ def record_failure(rt: Runtime, outbox_id: int, reason: str) -> None:
 # -- performing ------------------------------------------------------------------------
 
 
+# Built once: one task per outbox row runs these, thousands of times in a wave.
+_ROW = select(OutboxMessage).where(OutboxMessage.id == bindparam("outbox_id"))
+_ROW_FOR_UPDATE = _ROW.with_for_update()
+_NOTIFICATIONS = Notification.__table__
+_INSERT_NOTIFICATION = {
+    name: insert_fn(_NOTIFICATIONS)
+    .on_conflict_do_nothing(index_elements=["outbox_id", "user_id"])
+    .returning(_NOTIFICATIONS.c.id)
+    for name, insert_fn in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def perform(rt: Runtime, outbox_id: int, ports: Ports) -> str:
     """Make the row's effect and mark it done in one transaction; a second run is a no-op."""
     with rt.sessions() as session, session.begin():
-        statement = select(OutboxMessage).where(OutboxMessage.id == outbox_id)
-        if rt.is_postgres:
-            statement = statement.with_for_update()
-        row = session.scalar(statement)
+        statement = _ROW_FOR_UPDATE if rt.is_postgres else _ROW
+        row = session.scalar(statement, {"outbox_id": outbox_id})
         if row is None or row.status != "pending":
             return "skipped"
         handler = HANDLERS.get(row.work)
@@ -110,15 +120,8 @@ def perform(rt: Runtime, outbox_id: int, ports: Ports) -> str:
 
 
 def _insert_notification(session: Session, values: dict[str, Any]) -> bool:
-    dialect = session.get_bind().dialect.name
-    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert_fn(Notification)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["outbox_id", "user_id"])
-        .returning(Notification.id)
-    )
-    return session.execute(statement).first() is not None
+    statement = _INSERT_NOTIFICATION[session.get_bind().dialect.name]
+    return session.execute(statement, values).first() is not None
 
 
 def _message_for(rt: Runtime, row: OutboxMessage, case: Case, user: User) -> str:

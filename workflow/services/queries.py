@@ -160,10 +160,17 @@ def timeline(
     *,
     reveal: bool = False,
     address: str | None = None,
+    channel: str = "api",
 ) -> list[dict[str, Any]]:
     case = load_case_in_scope(session, actor, case_id)
     if reveal:
-        record_reveal(rt, session, actor, case, ["timeline"], "api", address)
+        record_reveal(rt, session, actor, case, ["timeline"], channel, address)
+    return _timeline_entries(rt, session, case, reveal)
+
+
+def _timeline_entries(
+    rt: Runtime, session: Session, case: Case, reveal: bool
+) -> list[dict[str, Any]]:
     rows = session.execute(
         select(CaseEvent, User.username)
         .outerjoin(User, User.id == CaseEvent.actor_id)
@@ -215,7 +222,7 @@ def referral_package(
         raise NotFound("this case has not been referred")
     record_reveal(rt, session, actor, case, REVEALED_FIELDS + ["timeline"], channel, address)
     view = views_of(rt, session, actor, [case], reveal=True)[0]
-    events = timeline(rt, session, actor, case_id, reveal=True)
+    events = _timeline_entries(rt, session, case, reveal=True)
     referrals = session.execute(
         select(Referral, Station.code)
         .join(Station, Station.id == Referral.panel_id)
@@ -284,3 +291,83 @@ def referral_inbox(rt: Runtime, session: Session, actor: Actor) -> list[dict[str
         }
         for r, c in rows
     ]
+
+
+QUEUE_LIMIT = 500
+
+
+def _nearest_deadlines() -> Any:
+    """Per case, the nearest deadline among its clocks still running (or breached, open)."""
+    return (
+        select(ClockInstance.case_id, func.min(ClockInstance.due_at).label("due_at"))
+        .where(
+            ClockInstance.stopped_at.is_(None), ClockInstance.status.in_(("running", "breached"))
+        )
+        .group_by(ClockInstance.case_id)
+        .subquery()
+    )
+
+
+def work_queue(
+    rt: Runtime,
+    session: Session,
+    actor: Actor,
+    *,
+    station: str | None = None,
+    assignee_only: bool = False,
+    limit: int = QUEUE_LIMIT,
+) -> list[dict[str, Any]]:
+    """Cases in scope with work left, nearest deadline first (overdue ones lead).
+
+    Work left: an open state, or a clock still counting (a closed case's follow-up or
+    mandatory report). Cases without a counting clock come last, newest first.
+    """
+    require_case_reader(actor)
+    nearest = _nearest_deadlines()
+    conditions = [case_scope(actor), or_(Case.state != "closed", nearest.c.due_at.is_not(None))]
+    if station:
+        root = session.scalar(select(Station).where(Station.code == station))
+        if root is None:
+            raise ValidationFailed({"station": "no such station"})
+        conditions.append(Case.station_path.startswith(root.path, autoescape=True))
+    if assignee_only:
+        conditions.append(Case.assignee_id == actor.id)
+    cases = list(
+        session.scalars(
+            select(Case)
+            .outerjoin(nearest, nearest.c.case_id == Case.id)
+            .where(*conditions)
+            .order_by(
+                nearest.c.due_at.is_(None), nearest.c.due_at, Case.received_at.desc(), Case.id
+            )
+            .limit(limit)
+        )
+    )
+    return views_of(rt, session, actor, cases)
+
+
+def station_counts(rt: Runtime, session: Session, actor: Actor) -> dict[str, dict[str, int]]:
+    """Per station code in scope: open cases, overdue cases, cases with an open escalation."""
+    require_case_reader(actor)
+    now = rt.now()
+    overdue = _overdue_condition(now)
+    escalated = exists().where(
+        ClockInstance.case_id == Case.id,
+        ClockInstance.stopped_at.is_(None),
+        ClockInstance.escalation_level > 0,
+    )
+    rows = session.execute(
+        select(
+            Station.code,
+            func.count().filter(Case.state != "closed"),
+            func.count().filter(overdue),
+            func.count().filter(escalated),
+        )
+        .join(Station, Station.id == Case.station_id)
+        .where(case_scope(actor), or_(Case.state != "closed", overdue, escalated))
+        .group_by(Station.code)
+    ).all()
+    return {
+        code: {"open": int(open_), "overdue": int(late), "escalated": int(up)}
+        for code, open_, late, up in rows
+    }

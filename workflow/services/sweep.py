@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -52,22 +52,30 @@ def _claim_due(rt: Runtime, session: Session, batch: int) -> list[ClockInstance]
     return list(session.scalars(statement))
 
 
+_STEPS = EscalationStep.__table__
+# Built once per dialect: one insert per fired step, thousands in a wave.
+_RECORD_STEP = {
+    name: insert_fn(_STEPS)
+    .on_conflict_do_nothing(index_elements=["clock_id", "step"])
+    .returning(_STEPS.c.id)
+    for name, insert_fn in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def _record_step(session: Session, clock: ClockInstance, step: str, now: Any) -> bool:
-    dialect = session.get_bind().dialect.name
-    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert_fn(EscalationStep)
-        .values(
-            clock_id=clock.id,
-            case_id=clock.case_id,
-            step=step,
-            due_at=clock.next_step_at,
-            fired_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["clock_id", "step"])
-        .returning(EscalationStep.id)
-    )
-    return session.execute(statement).first() is not None
+    statement = _RECORD_STEP[session.get_bind().dialect.name]
+    values = {
+        "clock_id": clock.id,
+        "case_id": clock.case_id,
+        "step": step,
+        "due_at": clock.next_step_at,
+        "fired_at": now,
+    }
+    return session.execute(statement, values).first() is not None
+
+
+_CASE = select(Case).where(Case.id == bindparam("case_id"))
+_CASE_SKIP_LOCKED = _CASE.with_for_update(skip_locked=True)
 
 
 def _fire_due_steps(rt: Runtime, session: Session, clock: ClockInstance) -> int:
@@ -75,10 +83,8 @@ def _fire_due_steps(rt: Runtime, session: Session, clock: ClockInstance) -> int:
     # Transitions lock the case, then its clocks; the sweep holds the clock, so it must
     # not wait for the case (deadlock): a case being changed right now is skipped and
     # its step fires in the next sweep.
-    case_query = select(Case).where(Case.id == clock.case_id)
-    if rt.is_postgres:
-        case_query = case_query.with_for_update(skip_locked=True)
-    case = session.scalar(case_query)
+    case_query = _CASE_SKIP_LOCKED if rt.is_postgres else _CASE
+    case = session.scalar(case_query, {"case_id": clock.case_id})
     if case is None:
         return 0
     definition = rt.workflow(case.workflow_key, session).definition
