@@ -129,3 +129,17 @@ def test_liaisons_and_admins_may_not_register(console: Console) -> None:
         console.login(username, "en")
         assert console.get("/cases/new").status_code == 403
         assert console.post("/cases/new", FORM).status_code == 403
+
+
+def test_pressing_register_twice_makes_one_case(console: Console, rt: Runtime) -> None:
+    console.login("cw1", "en")
+    assert 'name="submission" type="hidden" value="' in console.text("/cases/new")
+    form = {**FORM, "submission": "0123456789abcdef0123456789abcdef"}
+    first = console.post("/cases/new", form)
+    second = console.post("/cases/new", form)
+    [case] = _cases(rt)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"] == f"/cases/{case.id}"
+    # A new form (another submission value) registers a new complaint.
+    console.post("/cases/new", {**form, "submission": "f" * 32})
+    assert len(_cases(rt)) == 2

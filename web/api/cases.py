@@ -7,15 +7,9 @@ malformed request about someone else's case learns nothing about it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from datetime import timedelta
-from typing import Any
 
 from flask import Blueprint, Response, request
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from web.api.support import (
@@ -53,6 +47,7 @@ from workflow.services import actions
 from workflow.services.actors import Actor, load_case_in_scope
 from workflow.services.auth import actor_for_token
 from workflow.services.cases import register_case, transition_options, trigger_event
+from workflow.services.idempotency import KeyTaken, claim_key, request_digest, stored_answer
 from workflow.services.queries import (
     CaseFilter,
     access_log,
@@ -61,12 +56,11 @@ from workflow.services.queries import (
     referral_package,
     timeline,
 )
-from workflow.storage.models import CaseEvent, IdempotencyKey
+from workflow.storage.models import CaseEvent
 
 bp = Blueprint("cases", __name__, url_prefix="/api/v1")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_TTL = timedelta(hours=24)
 _KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,200}\Z")
 CASE = "/cases/<id:case_id>"
 
@@ -74,54 +68,10 @@ CASE = "/cases/<id:case_id>"
 # -- registration, with idempotency -------------------------------------------------------
 
 
-class _KeyTaken(Exception):
-    """Another request already holds this idempotency key (committed, or committing now)."""
-
-    def __init__(self, user_id: int, digest: str) -> None:
-        super().__init__("idempotency key taken")
-        self.user_id = user_id
-        self.digest = digest
-
-
-def _canonical_hash(data: dict[str, Any]) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _claim_key(
-    rt: Runtime, session: Session, user_id: int, key: str, digest: str
-) -> IdempotencyKey:
-    """Insert the key row first, so a duplicate fails before anything else is written.
-
-    On PostgreSQL a concurrent insert of the same key waits for the first transaction
-    and then fails on the unique key; on SQLite writers are serialized anyway.
-    """
-    now = rt.now()
-    session.execute(
-        delete(IdempotencyKey).where(
-            IdempotencyKey.user_id == user_id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.created_at < now - IDEMPOTENCY_TTL,
-        )
-    )
-    row = IdempotencyKey(user_id=user_id, key=key, request_hash=digest, created_at=now)
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError:
-        # Leaving raises out of (so rolls back) the transaction; the caller replays.
-        raise _KeyTaken(user_id, digest) from None
-    return row
-
-
 def _stored_answer(rt: Runtime, user_id: int, key: str, digest: str) -> Response | None:
     with transaction() as session:
-        row = session.scalar(
-            select(IdempotencyKey).where(
-                IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
-            )
-        )
-        if row is None or row.status_code is None or row.created_at < rt.now() - IDEMPOTENCY_TTL:
+        row = stored_answer(rt, session, user_id, key)
+        if row is None:
             return None
         if row.request_hash != digest:
             raise ValidationFailed(
@@ -137,8 +87,8 @@ def _register_once(rt: Runtime, token: str, key: str | None) -> Response:
         payload = validate(CaseRegistration, raw)
         if key is not None and not _KEY_PATTERN.match(key):
             raise ValidationFailed({IDEMPOTENCY_HEADER: "1 to 200 printable ASCII characters"})
-        digest = _canonical_hash(raw)
-        record = _claim_key(rt, session, actor.id, key, digest) if key is not None else None
+        digest = request_digest(raw)
+        record = claim_key(rt, session, actor.id, key, digest) if key is not None else None
         case = register_case(rt, session, actor, payload.model_dump())
         view = case_json(rt, session, actor, case)
         if record is not None:
@@ -161,9 +111,11 @@ def create() -> Response:
     for _ in range(3):
         try:
             return _register_once(rt, token, key)
-        except _KeyTaken as taken:
+        except KeyTaken:
             assert key is not None
-            stored = _stored_answer(rt, taken.user_id, key, taken.digest)
+            with transaction() as session:
+                user_id = actor_for_token(rt, session, token).id
+            stored = _stored_answer(rt, user_id, key, request_digest(read_json()))
             if stored is not None:
                 return stored
     raise Unavailable("the idempotency key is busy; retry")

@@ -7,6 +7,7 @@ redirects back to the case (post/redirect/get).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC
 from types import SimpleNamespace
@@ -55,8 +56,9 @@ from workflow.services.actors import Actor, load_case_in_scope
 from workflow.services.admin import stations_in_scope, users_in_scope
 from workflow.services.cases import register_case, transition_options, trigger_event
 from workflow.services.clocks import mandatory_report_duty
+from workflow.services.idempotency import KeyTaken, claim_key, request_digest, stored_answer
 from workflow.services.queries import access_log, get_case, referral_package, timeline
-from workflow.storage.models import Station
+from workflow.storage.models import Case, Station
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -150,6 +152,30 @@ def _attach_errors(form: RegistrationForm, fields: dict[str, str]) -> list[str]:
     return loose
 
 
+def _register_once(form: RegistrationForm) -> tuple[int, str]:
+    """Register the form's complaint, or find the case its submission already made."""
+    rt = runtime()
+    key = f"console:{form.submission.data}" if form.submission.data else None
+    try:
+        with acting() as (session, me):
+            payload = validate(CaseRegistration, _payload(form, me)).model_dump()
+            record = None
+            if key is not None:
+                record = claim_key(rt, session, me.id, key, request_digest(key))
+            case = register_case(rt, session, me, payload)
+            if record is not None:
+                record.status_code, record.response, record.case_id = 201, {}, case.id
+            return case.id, case.number
+    except KeyTaken:
+        with acting() as (session, me):
+            first = stored_answer(rt, session, me.id, key or "")
+            if first is None or first.case_id is None:
+                raise
+            case = session.get(Case, first.case_id)
+            assert case is not None
+            return case.id, case.number
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @roles("caseworker", "volunteer", "supervisor")
 def register() -> Response | tuple[str, int]:
@@ -162,16 +188,14 @@ def register() -> Response | tuple[str, int]:
         if request.method == "GET":
             form.received_at.data = input_value()
             form.station.data = me.station_code
+            form.submission.data = uuid.uuid4().hex
         if request.method == "POST":
             duty = _duty(session, form)
     checking = request.form.get("action") == "check"
     if request.method == "POST" and not checking:
         if form.validate():
             try:
-                with acting() as (session, me):
-                    payload = validate(CaseRegistration, _payload(form, me)).model_dump()
-                    case = register_case(runtime(), session, me, payload)
-                    case_id, number = case.id, case.number
+                case_id, number = _register_once(form)
             except ValidationFailed as refused:
                 problems = _attach_errors(form, refused.fields)
                 status = 422

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    HiddenField,
     PasswordField,
     SelectField,
     StringField,
@@ -73,6 +74,9 @@ class LoginForm(ConsoleForm):
 
 
 class RegistrationForm(ConsoleForm):
+    # One value per opened form: a second press of "Register" (or a resent POST) finds
+    # the first case under it instead of making another.
+    submission = HiddenField(validators=[Optional(), Regexp(r"^[0-9a-f]{32}$")])
     channel = SelectField(_l("How the complaint came in"), [DataRequired(REQUIRED)])
     received_at = StringField(_l("Received at"), [Optional(), LocalDateTime()])
     station = SelectField(_l("Station"), [Optional()])
