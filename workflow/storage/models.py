@@ -46,8 +46,13 @@ class Station(Base):
     kind: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
     # Materialized path "/D01/T03/V012/": a subtree is one indexed prefix match.
-    path: Mapped[str] = mapped_column(String(400), index=True)
+    path: Mapped[str] = mapped_column(String(400))
     level: Mapped[int] = mapped_column(Integer)
+    # Subtree queries are prefix matches (LIKE '/D01/T03/%'): on PostgreSQL only a
+    # pattern_ops index serves them under a non-C collation.
+    __table_args__ = (
+        Index("ix_stations_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
+    )
 
 
 class User(Base):
@@ -141,7 +146,12 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     __table_args__ = (
         Index("ix_cases_station_received", "station_id", "received_at", "id"),
-        Index("ix_cases_station_path", "station_path", "received_at"),
+        Index(
+            "ix_cases_station_path",
+            "station_path",
+            "received_at",
+            postgresql_ops={"station_path": "varchar_pattern_ops"},
+        ),
         Index("ix_cases_received", "received_at", "id"),
         Index("ix_cases_assignee", "assignee_id", "state"),
         Index("ix_cases_registered_by", "registered_by_id"),
