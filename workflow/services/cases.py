@@ -94,7 +94,8 @@ def append_event(
     return event
 
 
-_INSERT_EVENT = insert(CaseEvent.__table__).returning(CaseEvent.__table__.c.id)
+_EVENTS = CaseEvent.metadata.tables[CaseEvent.__tablename__]
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 
 
 def emit(

@@ -93,7 +93,13 @@ def record_failure(rt: Runtime, outbox_id: int, reason: str) -> None:
 # Built once: one task per outbox row runs these, thousands of times in a wave.
 _ROW = select(OutboxMessage).where(OutboxMessage.id == bindparam("outbox_id"))
 _ROW_FOR_UPDATE = _ROW.with_for_update()
-_NOTIFICATIONS = Notification.__table__
+_OUTBOX = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+_MARK_DONE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(status="done", done_at=bindparam("done_at"), lease_until=None)
+)
+_NOTIFICATIONS = Notification.metadata.tables[Notification.__tablename__]
 _INSERT_NOTIFICATION = {
     name: insert_fn(_NOTIFICATIONS)
     .on_conflict_do_nothing(index_elements=["outbox_id", "user_id"])
@@ -113,9 +119,8 @@ def perform(rt: Runtime, outbox_id: int, ports: Ports) -> str:
         if handler is None:
             raise ValueError(f"unknown work {row.work!r}")
         handler(rt, session, row, ports)
-        row.status = "done"
-        row.done_at = rt.now()
-        row.lease_until = None
+        # A prebuilt UPDATE rather than a unit-of-work flush of the loaded row.
+        session.execute(_MARK_DONE, {"row_id": row.id, "done_at": rt.now()})
         return "done"
 
 

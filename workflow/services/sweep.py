@@ -32,8 +32,13 @@ def sweep(rt: Runtime, batch: int = BATCH) -> int:
     while True:
         with rt.sessions() as session, session.begin():
             clocks = _claim_due(rt, session, batch)
+            # The batch's cases and fired steps in one query each, not one per clock.
+            cases = _lock_cases(rt, session, {clock.case_id for clock in clocks})
+            steps = _fired_steps(session, [clock.id for clock in clocks])
             for clock in clocks:
-                fired += _fire_due_steps(rt, session, clock)
+                fired += _fire_due_steps(
+                    rt, session, clock, cases.get(clock.case_id), steps.get(clock.id, [])
+                )
         if len(clocks) < batch:
             return fired
 
@@ -52,7 +57,7 @@ def _claim_due(rt: Runtime, session: Session, batch: int) -> list[ClockInstance]
     return list(session.scalars(statement))
 
 
-_STEPS = EscalationStep.__table__
+_STEPS = EscalationStep.metadata.tables[EscalationStep.__tablename__]
 # Built once per dialect: one insert per fired step, thousands in a wave.
 _RECORD_STEP = {
     name: insert_fn(_STEPS)
@@ -74,17 +79,40 @@ def _record_step(session: Session, clock: ClockInstance, step: str, now: Any) ->
     return session.execute(statement, values).first() is not None
 
 
-_CASE = select(Case).where(Case.id == bindparam("case_id"))
-_CASE_SKIP_LOCKED = _CASE.with_for_update(skip_locked=True)
+_CASES = select(Case).where(Case.id.in_(bindparam("case_ids", expanding=True)))
+_CASES_SKIP_LOCKED = _CASES.with_for_update(skip_locked=True)
+_STEPS_OF = select(_STEPS.c.clock_id, _STEPS.c.step).where(
+    _STEPS.c.clock_id.in_(bindparam("clock_ids", expanding=True))
+)
 
 
-def _fire_due_steps(rt: Runtime, session: Session, clock: ClockInstance) -> int:
+def _lock_cases(rt: Runtime, session: Session, case_ids: set[int]) -> dict[int, Case]:
+    """The cases of the claimed clocks, locked; a case another transaction holds is left out."""
+    # Transitions lock the case, then its clocks; the sweep holds the clocks, so it must
+    # not wait for a case (deadlock): a case being changed right now is skipped and its
+    # clock's step fires in the next sweep.
+    if not case_ids:
+        return {}
+    statement = _CASES_SKIP_LOCKED if rt.is_postgres else _CASES
+    return {case.id: case for case in session.scalars(statement, {"case_ids": list(case_ids)})}
+
+
+def _fired_steps(session: Session, clock_ids: list[int]) -> dict[int, list[str]]:
+    fired: dict[int, list[str]] = {}
+    if clock_ids:
+        for clock_id, step in session.execute(_STEPS_OF, {"clock_ids": clock_ids}):
+            fired.setdefault(clock_id, []).append(step)
+    return fired
+
+
+def _fire_due_steps(
+    rt: Runtime,
+    session: Session,
+    clock: ClockInstance,
+    case: Case | None,
+    fired_steps: list[str],
+) -> int:
     """Fire the clock's due steps in order (a catch-up after downtime fires each once)."""
-    # Transitions lock the case, then its clocks; the sweep holds the clock, so it must
-    # not wait for the case (deadlock): a case being changed right now is skipped and
-    # its step fires in the next sweep.
-    case_query = _CASE_SKIP_LOCKED if rt.is_postgres else _CASE
-    case = session.scalar(case_query, {"case_id": clock.case_id})
     if case is None:
         return 0
     definition = rt.workflow(case.workflow_key, session).definition
@@ -94,7 +122,6 @@ def _fire_due_steps(rt: Runtime, session: Session, clock: ClockInstance) -> int:
         clock.next_step, clock.next_step_at = None, None
         return 0
     calendar = rt.calendar(session)
-    fired_steps = clock_service.fired_steps(session, clock.id)
     count = 0
     while (
         clock.next_step is not None and clock.next_step_at is not None and clock.next_step_at <= now

@@ -1,0 +1,1 @@
+"""The benchmark: Carnation's figures beside same-run baselines (run as ``python -m bench``)."""
