@@ -80,6 +80,7 @@ def reset_tables(rt: Runtime) -> None:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
     rt.forget_calendar()
+    rt.directory.clear()
 
 
 def make_runtime(settings: Settings, clock: MovableClock | None = None) -> Runtime:

@@ -17,6 +17,7 @@ from workflow.clock import Clock, SystemClock
 from workflow.crypto import Sealer
 from workflow.definition import WorkflowDefinition, load_definition, parse_definition
 from workflow.machine import CompiledWorkflow, compile_workflow
+from workflow.services.views import Directory
 from workflow.storage.db import make_engine, make_session_factory
 from workflow.storage.models import CalendarDay, CalendarYear, WorkflowVersion
 
@@ -38,6 +39,7 @@ class Runtime:
     _calendar_loaded: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _outbox_listeners: list[Callable[[], None]] = field(default_factory=list)
+    directory: Directory = field(default_factory=Directory)
 
     def __post_init__(self) -> None:
         @event.listens_for(self.sessions, "after_commit")

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from workflow.errors import RateLimited, Unauthorized
 from workflow.runtime import Runtime
-from workflow.services.actors import Actor, load_actor
-from workflow.storage.models import ApiToken, LoginFailure, User
+from workflow.services.actors import Actor
+from workflow.storage.models import ApiToken, LoginFailure, Station, User
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -88,13 +88,18 @@ def issue_token(rt: Runtime, session: Session, user: User) -> IssuedToken:
 
 
 def actor_for_token(rt: Runtime, session: Session, token: str) -> Actor:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
+    """The active user a valid token belongs to, in one query (every API call asks this)."""
+    row = session.execute(
+        select(ApiToken.expires_at, ApiToken.revoked_at, User, Station)
+        .join(User, User.id == ApiToken.user_id)
+        .join(Station, Station.id == User.station_id)
+        .where(ApiToken.token_hash == _token_digest(token))
+    ).first()
     if row is None or row.revoked_at is not None or row.expires_at <= rt.now():
         raise Unauthorized("the token is invalid, expired or revoked")
-    actor = load_actor(session, row.user_id)
-    if actor is None:
+    if not row.User.active:
         raise Unauthorized("the account is deactivated")
-    return actor
+    return Actor.of(row.User, row.Station)
 
 
 def revoke_token(rt: Runtime, session: Session, token: str) -> None:

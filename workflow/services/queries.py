@@ -55,7 +55,7 @@ def record_reveal(
 def views_of(
     rt: Runtime, session: Session, actor: Actor, cases: list[Case], reveal: bool = False
 ) -> list[dict]:
-    batch = CaseBatch(session, cases)
+    batch = CaseBatch(session, cases, rt.directory)
     now = rt.now()
     out = []
     for case in cases:

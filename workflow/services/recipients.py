@@ -23,21 +23,22 @@ def _active_users(session: Session, role: str, station_ids: Iterable[int]) -> li
     )
 
 
-def _ancestors(session: Session, case: Case) -> list[Station]:
-    """The case's station and every station above it, nearest first."""
-    codes = [code for code in case.station_path.strip("/").split("/") if code]
-    rows = {s.code: s for s in session.scalars(select(Station).where(Station.code.in_(codes)))}
-    return [rows[code] for code in reversed(codes) if code in rows]
-
-
 def _supervised_levels(session: Session, case: Case) -> list[list[User]]:
-    """Supervisors per station from the case's station upwards, skipping stations without any."""
-    levels = []
-    for station in _ancestors(session, case):
-        supervisors = _active_users(session, "supervisor", [station.id])
-        if supervisors:
-            levels.append(supervisors)
-    return levels
+    """Supervisors per station from the case's station upwards, skipping stations without any.
+
+    One query for the whole chain: an escalation wave resolves thousands of these.
+    """
+    codes = [code for code in case.station_path.strip("/").split("/") if code]
+    rows = session.execute(
+        select(User, Station.code)
+        .join(Station, Station.id == User.station_id)
+        .where(User.role == "supervisor", User.active.is_(True), Station.code.in_(codes))
+        .order_by(User.id)
+    ).all()
+    by_code: dict[str, list[User]] = {}
+    for user, code in rows:
+        by_code.setdefault(code, []).append(user)
+    return [by_code[code] for code in reversed(codes) if code in by_code]
 
 
 def resolve(
@@ -63,11 +64,12 @@ def _resolve_one(session: Session, case: Case, keyword: str, panel_id: int | Non
                 return [user]
         # Steps meant for the assignee of an unassigned case go to its station's caseworkers.
         return _active_users(session, "caseworker", [case.station_id])
-    levels = _supervised_levels(session, case)
     if keyword == "responsible_supervisors":
+        levels = _supervised_levels(session, case)
         return levels[0] if levels else []
     if keyword == "upper_supervisors":
         # One level above level 1's; above the district it resolves to the district.
+        levels = _supervised_levels(session, case)
         if len(levels) >= 2:
             return levels[1]
         return levels[-1] if levels else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,14 +32,55 @@ def person_view(
     return merged if reveal else mask_person(merged)
 
 
+@dataclass(frozen=True)
+class StationName:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class UserName:
+    id: int
+    username: str
+
+
+class Directory:
+    """Station codes and names, and usernames, by id: facts that never change once written
+    (no call renames them), so a process keeps them and asks only about ids it lacks."""
+
+    def __init__(self) -> None:
+        self.stations: dict[int, StationName] = {}
+        self.users: dict[int, UserName] = {}
+
+    def load(self, session: Session, station_ids: set[int], user_ids: set[int]) -> None:
+        missing_stations = station_ids - self.stations.keys()
+        if missing_stations:
+            for row in session.execute(
+                select(Station.id, Station.code, Station.name).where(
+                    Station.id.in_(missing_stations)
+                )
+            ):
+                self.stations[row.id] = StationName(row.id, row.code, row.name)
+        missing_users = user_ids - self.users.keys()
+        if missing_users:
+            users = session.execute(
+                select(User.id, User.username).where(User.id.in_(missing_users))
+            )
+            for user_id, username in users:
+                self.users[user_id] = UserName(user_id, username)
+
+    def clear(self) -> None:
+        self.stations.clear()
+        self.users.clear()
+
+
 class CaseBatch:
     """Everything the views of a page of cases need, loaded in a fixed number of queries."""
 
-    def __init__(self, session: Session, cases: Iterable[Case]) -> None:
+    def __init__(self, session: Session, cases: Iterable[Case], directory: Directory) -> None:
         cases = list(cases)
         ids = [c.id for c in cases]
-        station_ids = {c.station_id for c in cases}
-        user_ids = {c.assignee_id for c in cases if c.assignee_id is not None}
         self.clocks: dict[int, list[ClockInstance]] = {i: [] for i in ids}
         if ids:
             for clock in session.scalars(
@@ -47,16 +89,13 @@ class CaseBatch:
                 .order_by(ClockInstance.id)
             ):
                 self.clocks[clock.case_id].append(clock)
-        self.stations = (
-            {s.id: s for s in session.scalars(select(Station).where(Station.id.in_(station_ids)))}
-            if station_ids
-            else {}
+        directory.load(
+            session,
+            {c.station_id for c in cases},
+            {c.assignee_id for c in cases if c.assignee_id is not None},
         )
-        self.users = (
-            {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
-            if user_ids
-            else {}
-        )
+        self.stations = directory.stations
+        self.users = directory.users
 
 
 def case_view(
