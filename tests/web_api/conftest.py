@@ -15,6 +15,7 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from config.settings import Settings
+from tests.support import registration as shared_registration
 from web.app import create_app
 from workflow.clock import MovableClock
 from workflow.runtime import Runtime, bootstrap
@@ -136,24 +137,8 @@ def auth(rt: Runtime) -> Tokens:
 
 
 def registration(**overrides: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "channel": "phone",
-        "category": "marriage_family",
-        "risk": "low",
-        "complainant": {
-            "name": "张小红",
-            "phone": "13812341234",
-            "id_number": "110101199001011234",
-            "address": "东村三组12号",
-            "is_minor": False,
-            "consents_to_sms": True,
-            "safe_phone": "13900001111",
-        },
-        "respondent": {"name": "王大力", "relation": "spouse"},
-        "summary": "丈夫长期不给生活费，要求调解",
-    }
-    payload.update(overrides)
-    return payload
+    """The shared complaint, received by phone (the API tests' default channel)."""
+    return shared_registration(**{"channel": "phone", **overrides})
 
 
 class Api:
