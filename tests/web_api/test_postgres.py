@@ -40,3 +40,34 @@ def test_concurrent_registrations_with_one_idempotency_key_make_one_case(
     assert len({case_id for _, case_id in answers}) == 1
     with rt.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_twenty_concurrent_http_triggers_with_one_version_let_exactly_one_through(
+    pg_network: Network,
+) -> None:
+    rt = pg_network.rt
+    app = create_app(runtime=rt)
+    with rt.sessions() as session, session.begin():
+        user = session.scalar(select(User).where(User.username == "cw1"))
+        assert user is not None
+        token = issue_token(rt, session, user).token
+    headers = {"Authorization": f"Bearer {token}"}
+    created = app.test_client().post("/api/v1/cases", json=registration(), headers=headers)
+    case_id = created.get_json()["id"]
+    barrier = threading.Barrier(20)
+
+    def fire(_: int) -> int:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            f"/api/v1/cases/{case_id}/transitions",
+            json={"event": "accept", "version": 1},
+            headers=headers,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = sorted(pool.map(fire, range(20)))
+    assert statuses == [200] + [409] * 19
+    case = app.test_client().get(f"/api/v1/cases/{case_id}", headers=headers).get_json()
+    assert case["version"] == 2 and case["state"] == "mediation"

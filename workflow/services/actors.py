@@ -72,7 +72,10 @@ def load_case_in_scope(session: Session, actor: Actor, case_id: int, *, lock: bo
     require_case_reader(actor)
     statement = select(Case).where(Case.id == case_id, case_scope(actor))
     if lock:
-        statement = statement.with_for_update(of=Case)
+        # The entry point may have read the case already in this session (its scope
+        # check): the locked read must replace those values, not keep them, or a
+        # version that changed while we waited for the lock would go unseen.
+        statement = statement.with_for_update(of=Case).execution_options(populate_existing=True)
     case = session.scalar(statement)
     if case is None:
         raise NotFound("no such case")
