@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from workflow.clock import MovableClock
 from workflow.runtime import Runtime, bootstrap
-from workflow.services import admin
+from workflow.services import actions, admin, cases, queries
 from workflow.services.actors import Actor, load_actor
 from workflow.services.auth import hash_password
 from workflow.storage.migrate import upgrade
@@ -178,3 +178,74 @@ def registration(**overrides: Any) -> dict[str, Any]:
     }
     payload.update(overrides)
     return payload
+
+
+# -- driving cases through the service layer --------------------------------------------
+
+
+def register(network: Network, username: str = "cw1", **overrides: object) -> int:
+    actor = network.actor(username)
+    with tx(network.rt) as session:
+        return cases.register_case(network.rt, session, actor, registration(**overrides)).id
+
+
+def trigger(
+    network: Network,
+    username: str,
+    case_id: int,
+    event: str,
+    data: dict | None = None,
+    version: int | None = None,
+    occurred_at=None,
+) -> dict:
+    actor = network.actor(username)
+    rt = network.rt
+    with tx(rt) as session:
+        if version is None:
+            version = queries.get_case(rt, session, actor, case_id)["version"]
+        cases.trigger_event(rt, session, actor, case_id, event, version, data or {}, occurred_at)
+    with tx(rt) as session:
+        return queries.get_case(rt, session, actor, case_id)
+
+
+def add_session(network: Network, case_id: int, username: str = "cw1") -> None:
+    rt = network.rt
+    with tx(rt) as session:
+        actions.record_session(
+            rt,
+            session,
+            network.actor(username),
+            case_id,
+            rt.now() - timedelta(minutes=1),
+            ["张小红", "王大力"],
+            "partial",
+            "notes",
+        )
+
+
+def view_of(network: Network, case_id: int, username: str = "cw1") -> dict:
+    with tx(network.rt) as session:
+        return queries.get_case(network.rt, session, network.actor(username), case_id)
+
+
+def referred_case(network: Network, username: str = "cw1") -> int:
+    """A complaint referred for litigation (mediation declined): the panel's work."""
+    case_id = register(network, username)
+    trigger(
+        network,
+        username,
+        case_id,
+        "refer",
+        {"kind": "litigation", "summary": "s", "mediation_declined": True},
+    )
+    return case_id
+
+
+def settled_case(network: Network) -> int:
+    """A complaint accepted, mediated once and settled an hour after registration."""
+    case_id = register(network)
+    network.rt.clock.advance(timedelta(hours=1))
+    trigger(network, "cw1", case_id, "accept")
+    add_session(network, case_id)
+    trigger(network, "cw1", case_id, "settle", {"agreement": "协议"})
+    return case_id

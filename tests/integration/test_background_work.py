@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from tasks.app import create_celery
 from tasks.relay import Relay
-from tests.support import REDIS_URL, Network, registration, tx
+from tests.support import REDIS_URL, Network, referred_case, registration, tx
 from workflow.services import cases, outbox, sweep
 from workflow.storage.models import Notification, OutboxMessage, User
 
@@ -160,18 +160,7 @@ def test_transitions_succeed_while_the_broker_is_away_and_their_work_flows_after
     original = rt.settings
     rt.settings = replace(rt.settings, broker_url=dead_broker, smtp_url=None)
     down_app = create_celery(rt.settings, rt)
-    with tx(rt) as session:
-        case_id = cases.register_case(rt, session, pg_network.actor("cw1"), registration()).id
-    with tx(rt) as session:
-        cases.trigger_event(
-            rt,
-            session,
-            pg_network.actor("cw1"),
-            case_id,
-            "refer",
-            1,
-            {"kind": "litigation", "summary": "s", "mediation_declined": True},
-        )
+    referred_case(pg_network)
     from tasks.jobs import relay_pass
 
     assert relay_pass(down_app, rt) == 0
@@ -196,18 +185,7 @@ def test_transitions_succeed_while_the_broker_is_away_and_their_work_flows_after
 
 def test_performing_a_row_twice_makes_its_effect_once(pg_network: Network) -> None:
     rt = pg_network.rt
-    with tx(rt) as session:
-        case_id = cases.register_case(rt, session, pg_network.actor("cw1"), registration()).id
-    with tx(rt) as session:
-        cases.trigger_event(
-            rt,
-            session,
-            pg_network.actor("cw1"),
-            case_id,
-            "refer",
-            1,
-            {"kind": "litigation", "summary": "s", "mediation_declined": True},
-        )
+    referred_case(pg_network)
     ids = outbox.claim(rt)
     for outbox_id in ids + ids:
         outbox.perform(rt, outbox_id, outbox.Ports())

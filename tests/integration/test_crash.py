@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tests.support import REDIS_URL, Network, registration, tx
+from tests.support import REDIS_URL, Network, referred_case, registration, tx
 from workflow.clock import SystemClock
 from workflow.services import cases
 from workflow.storage.models import EscalationStep, Notification, OutboxMessage
@@ -88,18 +88,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     rt.clock = SystemClock()
     referrals = 120
     for _ in range(referrals):
-        with tx(rt) as session:
-            case_id = cases.register_case(rt, session, pg_network.actor("cw1"), registration()).id
-        with tx(rt) as session:
-            cases.trigger_event(
-                rt,
-                session,
-                pg_network.actor("cw1"),
-                case_id,
-                "refer",
-                1,
-                {"kind": "litigation", "summary": "s", "mediation_declined": True},
-            )
+        referred_case(pg_network)
     # Ladder work too: 30 complaints overdue long ago, swept by the worker's beat task.
     for _ in range(30):
         with tx(rt) as session:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.support import Network, registration, tx
+from tests.support import Network, add_session, register, trigger, tx
 from workflow.errors import (
     Forbidden,
     GuardFailed,
@@ -16,33 +16,8 @@ from workflow.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from workflow.services import actions, cases, queries
+from workflow.services import queries
 from workflow.storage.models import CaseEvent, ClockInstance, OutboxMessage, Referral
-
-
-def register(network: Network, username: str = "cw1", **overrides: object) -> int:
-    actor = network.actor(username)
-    with tx(network.rt) as session:
-        return cases.register_case(network.rt, session, actor, registration(**overrides)).id
-
-
-def trigger(
-    network: Network,
-    username: str,
-    case_id: int,
-    event: str,
-    data: dict | None = None,
-    version: int | None = None,
-    occurred_at=None,
-) -> dict:
-    actor = network.actor(username)
-    rt = network.rt
-    with tx(rt) as session:
-        if version is None:
-            version = queries.get_case(rt, session, actor, case_id)["version"]
-        cases.trigger_event(rt, session, actor, case_id, event, version, data or {}, occurred_at)
-    with tx(rt) as session:
-        return queries.get_case(rt, session, actor, case_id)
 
 
 def counts(network: Network) -> tuple[int, int, int]:
@@ -51,21 +26,6 @@ def counts(network: Network) -> tuple[int, int, int]:
             session.scalar(select(func.count()).select_from(CaseEvent)),
             session.scalar(select(func.count()).select_from(ClockInstance)),
             session.scalar(select(func.count()).select_from(OutboxMessage)),
-        )
-
-
-def add_session(network: Network, case_id: int, username: str = "cw1") -> None:
-    rt = network.rt
-    with tx(rt) as session:
-        actions.record_session(
-            rt,
-            session,
-            network.actor(username),
-            case_id,
-            rt.now() - timedelta(minutes=1),
-            ["张小红", "王大力"],
-            "partial",
-            "notes",
         )
 
 

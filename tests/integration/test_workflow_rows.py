@@ -6,10 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.integration.test_transition_service import add_session, register, trigger
-from tests.support import Network, tx
+from tests.support import Network, register, settled_case, trigger, tx, view_of
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, ValidationFailed
-from workflow.services import actions, queries
+from workflow.services import actions
 
 
 def clock(view: dict, name: str) -> dict:
@@ -55,8 +54,7 @@ def test_acknowledging_a_protection_order_opens_its_decision_clock(
     network: Network, urgent: bool, hours: int
 ) -> None:
     case_id = protection_order_in_court(network, urgent)
-    with tx(network.rt) as session:
-        view = queries.get_case(network.rt, session, network.actor("cw1"), case_id)
+    view = view_of(network, case_id)
     decision = clock(view, "protection_order_decision")
     assert decision["computation"]["length"] == hours and decision["status"] == "running"
 
@@ -112,12 +110,7 @@ def test_a_liaison_may_not_act_outside_the_referral(network: Network) -> None:
 
 
 def test_judicial_confirmation_follows_a_settlement_within_30_days(network: Network) -> None:
-    rt = network.rt
-    case_id = register(network)
-    rt.clock.advance(timedelta(hours=1))
-    trigger(network, "cw1", case_id, "accept")
-    add_session(network, case_id)
-    trigger(network, "cw1", case_id, "settle", {"agreement": "协议"})
+    case_id = settled_case(network)
     with pytest.raises(GuardFailed) as refused:
         trigger(network, "cw1", case_id, "refer", {"kind": "litigation", "summary": "s"})
     assert refused.value.details["rule"] == "kind_not_allowed_from_state"
@@ -130,11 +123,7 @@ def test_judicial_confirmation_follows_a_settlement_within_30_days(network: Netw
 
 def test_judicial_confirmation_is_refused_after_the_window(network: Network) -> None:
     rt = network.rt
-    case_id = register(network)
-    rt.clock.advance(timedelta(hours=1))
-    trigger(network, "cw1", case_id, "accept")
-    add_session(network, case_id)
-    trigger(network, "cw1", case_id, "settle", {"agreement": "协议"})
+    case_id = settled_case(network)
     rt.clock.advance(timedelta(days=31))
     with pytest.raises(GuardFailed) as refused:
         trigger(network, "cw1", case_id, "refer", {"kind": "judicial_confirmation", "summary": "s"})
@@ -176,18 +165,13 @@ def test_extend_is_refused_once_resolution_is_breached(network: Network) -> None
 
 def test_a_follow_up_meets_the_follow_up_clock(network: Network) -> None:
     rt = network.rt
-    case_id = register(network)
-    rt.clock.advance(timedelta(hours=1))
-    trigger(network, "cw1", case_id, "accept")
-    add_session(network, case_id)
-    trigger(network, "cw1", case_id, "settle", {"agreement": "协议"})
+    case_id = settled_case(network)
     rt.clock.advance(timedelta(days=5))
     with tx(rt) as session:
         actions.record_follow_up(
             rt, session, network.actor("cw1"), case_id, rt.now() - timedelta(hours=1), "履行良好"
         )
-    with tx(rt) as session:
-        view = queries.get_case(rt, session, network.actor("cw1"), case_id)
+    view = view_of(network, case_id)
     assert clock(view, "follow_up")["status"] == "met"
 
 
@@ -213,8 +197,7 @@ def test_the_mandatory_report_clock_survives_leaving_the_state_and_is_met_by_the
             "区公安分局",
             "报案回执001",
         )
-    with tx(rt) as session:
-        view = queries.get_case(rt, session, network.actor("cw1"), case_id)
+    view = view_of(network, case_id)
     assert clock(view, "mandatory_report")["status"] == "met"
 
 
@@ -232,8 +215,7 @@ def test_an_update_that_shows_a_minor_victim_opens_the_mandatory_report_clock(
             1,
             {"victim": {"is_minor": True, "relation": "daughter"}},
         )
-    with tx(rt) as session:
-        view = queries.get_case(rt, session, network.actor("cw1"), case_id)
+    view = view_of(network, case_id)
     assert clock(view, "mandatory_report")["status"] == "running" and view["version"] == 2
 
 
@@ -251,8 +233,7 @@ def test_suspending_a_clock_is_for_supervisors_and_running_clocks_only(network: 
     rt.clock.advance(timedelta(days=3))
     with tx(rt) as session:
         actions.resume_clock(rt, session, network.actor("sup_t1"), case_id, "acceptance", None)
-    with tx(rt) as session:
-        view = queries.get_case(rt, session, network.actor("cw1"), case_id)
+    view = view_of(network, case_id)
     acceptance = clock(view, "acceptance")
     # Suspended Friday 11-20 to Monday 11-23: four local days touched, 12-05 + 4 = 12-09.
     assert acceptance["status"] == "running"
@@ -265,8 +246,7 @@ def test_the_clock_opened_on_a_holiday_eve_rolls_past_the_holiday(network: Netwo
     # 2026-09-16 + 15 days = 2026-10-01, National Day: rolls to the first working day after.
     rt.clock.set(rt.clock.now().replace(month=9, day=16))
     case_id = register(network)
-    with tx(rt) as session:
-        view = queries.get_case(rt, session, network.actor("cw1"), case_id)
+    view = view_of(network, case_id)
     acceptance = clock(view, "acceptance")
     assert acceptance["computation"]["rolled_from"] == date(2026, 10, 1).isoformat()
     assert acceptance["due_at"] > "2026-10-07"
