@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -17,6 +17,7 @@ from workflow.errors import (
     Forbidden,
     GuardFailed,
     InvalidTransition,
+    NotFound,
     ValidationFailed,
     VersionConflict,
 )
@@ -25,7 +26,7 @@ from workflow.guards import GuardContext, evaluate_guards
 from workflow.machine import CompiledWorkflow
 from workflow.runtime import Runtime
 from workflow.services import clocks as clock_service
-from workflow.services.actors import Actor, load_case_in_scope
+from workflow.services.actors import Actor, case_scope, load_case_in_scope, require_case_reader
 from workflow.storage.models import (
     Case,
     CaseEvent,
@@ -36,6 +37,7 @@ from workflow.storage.models import (
     Station,
     User,
 )
+from workflow.storage.oneshot import flush_as_one_statement
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Guards that cannot be judged before the data is known; the others refuse, without
@@ -63,8 +65,13 @@ def append_event(
     private: Mapping[str, Any] | None = None,
     from_state: str | None = None,
     to_state: str | None = None,
+    event_id: int | None = None,
 ) -> CaseEvent:
-    """Append a timeline entry; ``private`` (free texts, names) is sealed, never stored plain."""
+    """Append a timeline entry; ``private`` (free texts, names) is sealed, never stored plain.
+
+    With ``event_id`` (taken from the sequence beforehand) the entry waits in the session
+    and is written with the rest of the transition, in the same round trip.
+    """
     now = rt.now()
     case.last_seq += 1
     if actor_id is not None:
@@ -84,6 +91,10 @@ def append_event(
         "data": dict(data or {}),
         "sealed": rt.sealer.seal_json(dict(private)) if private else None,
     }
+    if event_id is not None:
+        event = CaseEvent(id=event_id, **values)
+        session.add(event)
+        return event
     # One prebuilt INSERT … RETURNING id instead of a flush of the unit of work: the
     # event's id is all the caller needs now (the case's own changes are flushed with
     # the rest at commit). The row enters the session as if loaded, persistent and clean.
@@ -108,11 +119,9 @@ def emit(
 ) -> None:
     """Record background work in the outbox, in the caller's transaction (ids only, no PII)."""
     now = rt.now()
-    if not session.info.get("outbox_written"):
-        session.info["outbox_written"] = True
-        if rt.is_postgres:
-            # Delivered at commit, to relays in other processes (a wake-up, not a queue).
-            session.execute(text("SELECT pg_notify('carnation_outbox', '')"))
+    # Wakes this process's relay after commit; on PostgreSQL a trigger on `outbox`
+    # NOTIFYs the relays of other processes (delivered at commit, a wake-up, not a queue).
+    session.info["outbox_written"] = True
     session.add(
         OutboxMessage(
             case_id=case.id,
@@ -311,7 +320,7 @@ def trigger_event(
     occurred_at: datetime | None = None,
 ) -> Transitioned:
     """Check and apply one event, in the caller's transaction; a refusal writes nothing."""
-    case = load_case_in_scope(session, actor, case_id, lock=True)
+    case, open_clocks, event_id = _load_for_transition(rt, session, actor, case_id)
     if case.version != version:
         raise VersionConflict(
             f"the case is at version {case.version}, not {version}",
@@ -339,7 +348,6 @@ def trigger_event(
         assignee_ok = assignee_allowed(session, case, chosen)
         clean["assignee_id"] = chosen
     panel = _resolve_panel(session, clean) if event == "refer" else None
-    open_clocks = clock_service.open_clocks_of(session, case.id)
     ctx = guard_context(rt, case, definition, event, clean, open_clocks, assignee_ok)
     result = compiled.fire(case.state, event, ctx)
     if result.failed_rule is not None or result.dest is None:
@@ -357,7 +365,50 @@ def trigger_event(
         open_clocks,
         result.dest,
         today,
+        event_id,
     )
+
+
+def _load_for_transition(
+    rt: Runtime, session: Session, actor: Actor, case_id: int
+) -> tuple[Case, list[ClockInstance], int | None]:
+    """The case locked, its open clocks and (PostgreSQL) the id its new event will take.
+
+    On PostgreSQL one statement: the clocks joined to the locked case, the event's id
+    drawn from its sequence (a refused transition leaves a gap, as a rollback would).
+    """
+    if not rt.is_postgres:
+        case = load_case_in_scope(session, actor, case_id, lock=True)
+        return case, clock_service.open_clocks_of(session, case.id), None
+    require_case_reader(actor)
+    statement = _TRANSITION_LOADS.get(actor)
+    if statement is None:
+        if len(_TRANSITION_LOADS) >= 1024:
+            _TRANSITION_LOADS.clear()  # a bound, not an LRU: rebuilding is cheap enough
+        statement = _TRANSITION_LOADS[actor] = (
+            select(Case, ClockInstance, _NEXT_EVENT_ID)
+            .outerjoin(ClockInstance, clock_service.open_clock_of_case())
+            .where(Case.id == bindparam("case_id"), case_scope(actor))
+            # Replace values an earlier read in this session left: the lock's are current.
+            .with_for_update(of=Case)
+            .execution_options(populate_existing=True)
+        )
+    rows = session.execute(statement, {"case_id": case_id}).all()
+    if not rows:
+        raise NotFound("no such case")
+    case, event_id = rows[0][0], rows[0][2]
+    return case, [row[1] for row in rows if row[1] is not None], event_id
+
+
+# Built once per actor (the scope is part of the statement), as building costs more
+# than running it.
+_TRANSITION_LOADS: dict[Actor, Any] = {}
+# One value per statement: an uncorrelated sub-select is evaluated once.
+_NEXT_EVENT_ID = (
+    select(func.nextval(func.pg_get_serial_sequence("case_events", "id")))
+    .scalar_subquery()
+    .label("next_event_id")
+)
 
 
 def _apply(
@@ -373,6 +424,7 @@ def _apply(
     open_clocks: list[ClockInstance],
     dest: str,
     today: date,
+    event_id: int | None = None,
 ) -> Transitioned:
     definition = compiled.definition
     source = case.state
@@ -384,7 +436,9 @@ def _apply(
     public, private = split_private(event_def, clean)
     case.state = dest
     case.version += 1
-    event = append_event(session, rt, case, name, actor.id, at, public, private, source, dest)
+    event = append_event(
+        session, rt, case, name, actor.id, at, public, private, source, dest, event_id
+    )
     _update_case_facts(rt, session, case, name, clean, at, source, dest, panel, event)
     calendar = rt.calendar(session)
     if name == "extend":
@@ -405,6 +459,7 @@ def _apply(
         open_clocks,
     )
     _emit_for_event(session, rt, case, event, event_def, actor)
+    flush_as_one_statement(session)
     return Transitioned(case=case, event=event)
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from workflow.calendar import WorkCalendar
@@ -200,6 +200,15 @@ _FIRED_STEPS = select(EscalationStep.step).where(EscalationStep.clock_id == bind
 def fired_steps(session: Session, clock_id: int) -> list[str]:
     """The ladder steps already fired for a clock instance (they stand when it is recomputed)."""
     return list(session.scalars(_FIRED_STEPS, {"clock_id": clock_id}))
+
+
+def open_clock_of_case() -> ColumnElement[bool]:
+    """A clock of the case in the statement that is still open (to join it to the case)."""
+    return and_(
+        ClockInstance.case_id == Case.id,
+        ClockInstance.status.in_(OPEN_STATUSES),
+        ClockInstance.stopped_at.is_(None),
+    )
 
 
 # Built once: every transition reads its case's open clocks.

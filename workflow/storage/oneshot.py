@@ -1,0 +1,154 @@
+"""Write a session's pending changes in one statement: one round trip, not one per row.
+
+A transition changes a handful of rows in five tables (the case, its timeline event,
+its clocks, its outbox messages, maybe a referral). The unit of work flushes them as
+one statement each, every one a round trip to PostgreSQL and a pass through the ORM's
+persistence machinery. On PostgreSQL a data-modifying ``WITH`` runs them all in one
+statement, in the same transaction, with the constraints checked at its end (an
+outbox row may name the event inserted beside it). SQLite has no such statement: there
+the ordinary flush runs.
+
+Only what the ORM itself would write is written: the plain columns of new objects
+(scalar column defaults applied as the ORM applies them) and the net changes of
+modified ones. Afterwards the session holds every object as persistent and clean, with
+the ids the database gave, exactly as after a flush.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, inspect, literal, select, union_all, update
+from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
+from sqlalchemy.orm.base import NO_VALUE
+
+
+def flush_as_one_statement(session: Session) -> None:
+    """Flush ``session`` (PostgreSQL: one statement for all its new and modified rows)."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.flush()
+        return
+    new = list(session.new)
+    if session.deleted:
+        session.flush()
+        return
+    params: dict[str, Any] = {}
+    inserts = [_insert_values(obj, index, params) for index, obj in enumerate(new)]
+    modified, updates = [], []
+    for obj in session.dirty:
+        changed = _update_values(obj, len(updates), params)
+        if changed[1]:
+            modified.append(obj)
+            updates.append(changed)
+    if not (inserts or updates):
+        return
+    shape = (
+        tuple((table, tuple(columns)) for table, columns, _ in inserts),
+        tuple((table, tuple(changes)) for table, changes, _ in updates),
+    )
+    statement = _STATEMENTS.get(shape)
+    if statement is None:
+        statement = _STATEMENTS[shape] = _statement(*shape)
+    ids = {int(index): id_ for index, id_ in session.execute(statement, params)}
+    for index, (obj, (_, _, pk_key)) in enumerate(zip(new, inserts, strict=True)):
+        if getattr(obj, pk_key) is None:
+            setattr(obj, pk_key, ids[index])
+    # Written: from now on the session holds the rows as loaded, clean and persistent
+    # (a flush at commit finds nothing to do).
+    for obj in modified:
+        session.expunge(obj)
+        make_transient(obj)
+    for obj in [*new, *modified]:
+        if obj in session:
+            session.expunge(obj)
+        make_transient_to_detached(obj)
+        session.add(obj)
+
+
+# A statement per shape (which tables, which columns), built and compiled once: building
+# the constructs costs more than running them. Values travel as parameters.
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _insert_values(obj: Any, index: int, params: dict[str, Any]) -> tuple[Table, list[str], str]:
+    """The columns an INSERT of ``obj`` writes, its values put in ``params``."""
+    state = inspect(obj)
+    mapper = state.mapper
+    columns: list[str] = []
+    (pk_column,) = mapper.primary_key
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if prop.key in state.dict:
+            value = state.dict[prop.key]
+        elif column.primary_key:
+            value = None
+        elif column.default is not None and column.default.is_scalar:
+            value = column.default.arg  # type: ignore[attr-defined]
+            state.dict[prop.key] = value  # as the flush would: the object sees the default
+        else:
+            value = None
+        if value is None:
+            # The column's NULL (no server defaults here), or the sequence's next id.
+            # Fewer parameters keep the statement in psycopg's cache of converted queries.
+            continue
+        columns.append(column.key)
+        params[f"n{index}_{column.key}"] = value
+    pk_key = mapper.get_property_by_column(pk_column).key
+    return mapper.local_table, columns, pk_key  # type: ignore[return-value]
+
+
+def _update_values(
+    obj: Any, index: int, params: dict[str, Any]
+) -> tuple[Table, dict[str, Any], None]:
+    """The net changes of ``obj`` (attribute key → value), its values put in ``params``."""
+    state = inspect(obj)
+    mapper = state.mapper
+    changes: dict[str, Any] = {}
+    names: dict[str, Any] = {}
+    # `committed_state` holds the loaded value of every attribute set since the load:
+    # the net change is where it differs from the value now.
+    for key, loaded in state.committed_state.items():
+        if key not in mapper.column_attrs:
+            continue
+        value = state.dict.get(key)
+        if loaded is NO_VALUE or loaded != value:
+            changes[key] = value
+            names[f"c{index}_{key}"] = value
+    if changes:  # an object with no net change writes nothing
+        params.update(names)
+        params[f"c{index}_pk"] = state.identity[0]
+    return mapper.local_table, changes, None  # type: ignore[return-value]
+
+
+def _statement(
+    inserts: tuple[tuple[Table, tuple[str, ...]], ...],
+    updates: tuple[tuple[Table, tuple[str, ...]], ...],
+) -> Any:
+    new_ctes = []
+    for index, (table, columns) in enumerate(inserts):
+        values = {c: bindparam(f"n{index}_{c}", type_=table.c[c].type) for c in columns}
+        (pk,) = table.primary_key.columns
+        new_ctes.append(insert(table).values(values).returning(pk.label("id")).cte(f"new_{index}"))
+    changed_ctes = []
+    for index, (table, keys) in enumerate(updates):
+        mapped = {_column_key(table, k): k for k in keys}
+        values = {c: bindparam(f"c{index}_{c}", type_=table.c[c].type) for c in mapped}
+        (pk,) = table.primary_key.columns
+        changed_ctes.append(
+            update(table)
+            .where(pk == bindparam(f"c{index}_pk", type_=pk.type))
+            .values(values)
+            .cte(f"changed_{index}")
+        )
+    parts = [select(literal(index), cte.c.id) for index, cte in enumerate(new_ctes)]
+    if not parts:
+        parts = [select(literal(-1), literal(None))]
+    statement = parts[0] if len(parts) == 1 else union_all(*parts)
+    return statement.add_cte(*changed_ctes)
+
+
+def _column_key(table: Table, attribute_key: str) -> str:
+    """Attribute keys are column keys in these models (asserted, not assumed)."""
+    if attribute_key not in table.c:
+        raise ValueError(f"{table.name}.{attribute_key}: attribute and column keys differ")
+    return attribute_key
