@@ -51,7 +51,6 @@ class CompiledWorkflow:
 
     def __init__(self, definition: WorkflowDefinition) -> None:
         self.definition = definition
-        self._lock = threading.Lock()
         self._allowed: dict[str, tuple[str, ...]] = {
             state: tuple(event.name for event in definition.events_from(state))
             for state in definition.states
@@ -96,16 +95,14 @@ class CompiledWorkflow:
         if not self.is_allowed(state, event):
             return FireResult(dest=None, failed_rule=None)
         token = _CaseToken(state, ctx)
-        with self._lock:
-            # initial= keeps the case's state: without it add_model resets the token.
-            self.machine.add_model(token, initial=state)
-            try:
-                moved = self.machine.events[event].trigger(token)
-            except MachineError:
-                # Unreachable after is_allowed; kept so the library's error never leaks.
-                return FireResult(dest=None, failed_rule=None)
-            finally:
-                self.machine.remove_model(token)
+        # The event is triggered on the token directly: the machine reads and sets only
+        # its `state`, so the token need not be added as a model (add_model binds a
+        # trigger method per event and a check per state on it, for nothing here).
+        try:
+            moved = self.machine.events[event].trigger(token)
+        except MachineError:
+            # Unreachable after is_allowed; kept so the library's error never leaks.
+            return FireResult(dest=None, failed_rule=None)
         if not moved:
             return FireResult(dest=None, failed_rule=token.failed_rule)
         return FireResult(dest=token.state, failed_rule=None)

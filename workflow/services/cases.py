@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import BigInteger, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 
 from workflow.definition import EventDef, WorkflowDefinition
 from workflow.errors import (
@@ -193,13 +193,20 @@ _ASSIGNEE = (
 
 def assignee_allowed(session: Session, case: Case, user_id: int) -> bool:
     """A caseworker of the case's station, or a supervisor at or above it."""
-    row = session.execute(_ASSIGNEE, {"user_id": user_id}).first()
-    if row is None or not row.active:
+    return candidate_allowed(case, session.execute(_ASSIGNEE, {"user_id": user_id}).first())
+
+
+def candidate_allowed(case: Case, row: Any) -> bool:
+    """``row``: the user's (role, station_id, active, station path), None if no such user."""
+    if row is None:
         return False
-    if row.role == "caseworker":
-        return row.station_id == case.station_id
-    if row.role == "supervisor":
-        return case.station_path.startswith(row.path)
+    role, station_id, active, path = row
+    if not active:
+        return False
+    if role == "caseworker":
+        return bool(station_id == case.station_id)
+    if role == "supervisor":
+        return case.station_path.startswith(path)
     return False
 
 
@@ -320,7 +327,8 @@ def trigger_event(
     occurred_at: datetime | None = None,
 ) -> Transitioned:
     """Check and apply one event, in the caller's transaction; a refusal writes nothing."""
-    case, open_clocks, event_id = _load_for_transition(rt, session, actor, case_id)
+    loaded = _load_for_transition(rt, session, actor, case_id, event, data or {})
+    case, open_clocks = loaded.case, loaded.open_clocks
     if case.version != version:
         raise VersionConflict(
             f"the case is at version {case.version}, not {version}",
@@ -345,7 +353,10 @@ def trigger_event(
     if event == "accept":
         given = clean.get("assignee_id")
         chosen = given if isinstance(given, int) else (case.assignee_id or actor.id)
-        assignee_ok = assignee_allowed(session, case, chosen)
+        if loaded.candidate_id == chosen:
+            assignee_ok = candidate_allowed(case, loaded.candidate)
+        else:
+            assignee_ok = assignee_allowed(session, case, chosen)
         clean["assignee_id"] = chosen
     panel = _resolve_panel(session, clean) if event == "refer" else None
     ctx = guard_context(rt, case, definition, event, clean, open_clocks, assignee_ok)
@@ -365,44 +376,88 @@ def trigger_event(
         open_clocks,
         result.dest,
         today,
-        event_id,
+        loaded.event_id,
     )
 
 
-def _load_for_transition(
-    rt: Runtime, session: Session, actor: Actor, case_id: int
-) -> tuple[Case, list[ClockInstance], int | None]:
-    """The case locked, its open clocks and (PostgreSQL) the id its new event will take.
+@dataclass(frozen=True)
+class _Loaded:
+    case: Case
+    open_clocks: list[ClockInstance]
+    event_id: int | None = None  # drawn from the sequence (PostgreSQL)
+    candidate_id: int | None = None  # the assignee an `accept` would choose, and
+    candidate: Any = None  # its role, station and path (None: no such user)
 
-    On PostgreSQL one statement: the clocks joined to the locked case, the event's id
-    drawn from its sequence (a refused transition leaves a gap, as a rollback would).
+
+def _load_for_transition(
+    rt: Runtime, session: Session, actor: Actor, case_id: int, event: str, data: Mapping[str, Any]
+) -> _Loaded:
+    """The case locked, its open clocks and what the event will need.
+
+    On PostgreSQL one statement: the open clocks joined to the locked case, the new
+    event's id drawn from its sequence (a refused transition leaves a gap, as a rollback
+    would) and, for an `accept`, the assignee it would choose with their station.
     """
     if not rt.is_postgres:
         case = load_case_in_scope(session, actor, case_id, lock=True)
-        return case, clock_service.open_clocks_of(session, case.id), None
+        return _Loaded(case, clock_service.open_clocks_of(session, case.id))
     require_case_reader(actor)
-    statement = _TRANSITION_LOADS.get(actor)
+    with_candidate = event == "accept"
+    key = (actor, with_candidate)
+    statement = _TRANSITION_LOADS.get(key)
     if statement is None:
         if len(_TRANSITION_LOADS) >= 1024:
             _TRANSITION_LOADS.clear()  # a bound, not an LRU: rebuilding is cheap enough
-        statement = _TRANSITION_LOADS[actor] = (
-            select(Case, ClockInstance, _NEXT_EVENT_ID)
-            .outerjoin(ClockInstance, clock_service.open_clock_of_case())
-            .where(Case.id == bindparam("case_id"), case_scope(actor))
-            # Replace values an earlier read in this session left: the lock's are current.
-            .with_for_update(of=Case)
-            .execution_options(populate_existing=True)
-        )
-    rows = session.execute(statement, {"case_id": case_id}).all()
+        statement = _TRANSITION_LOADS[key] = _transition_load(actor, with_candidate)
+    given = data.get("assignee_id")
+    hint = given if isinstance(given, int) and not isinstance(given, bool) else None
+    rows = session.execute(
+        statement, {"case_id": case_id, "given": hint, "actor_id": actor.id}
+    ).all()
     if not rows:
         raise NotFound("no such case")
-    case, event_id = rows[0][0], rows[0][2]
-    return case, [row[1] for row in rows if row[1] is not None], event_id
+    first = rows[0]
+    clocks = [row[1] for row in rows if row[1] is not None]
+    if not with_candidate:
+        return _Loaded(first[0], clocks, first[2])
+    candidate = first[4:] if first[4] is not None else None
+    return _Loaded(first[0], clocks, first[2], first[3], candidate)
 
 
+def _transition_load(actor: Actor, with_candidate: bool) -> Any:
+    statement = (
+        select(Case, ClockInstance, _NEXT_EVENT_ID)
+        .outerjoin(ClockInstance, clock_service.open_clock_of_case())
+        .where(Case.id == bindparam("case_id"), case_scope(actor))
+        # Replace values an earlier read in this session left: the lock's are current.
+        .with_for_update(of=Case)
+        .execution_options(populate_existing=True)
+    )
+    if with_candidate:
+        chosen = func.coalesce(
+            bindparam("given", type_=BigInteger),
+            Case.assignee_id,
+            bindparam("actor_id", type_=BigInteger),
+        )
+        statement = (
+            statement.add_columns(
+                chosen.label("candidate_id"),
+                _CANDIDATE.role,
+                _CANDIDATE.station_id,
+                _CANDIDATE.active,
+                _CANDIDATE_STATION.path,
+            )
+            .outerjoin(_CANDIDATE, _CANDIDATE.id == chosen)
+            .outerjoin(_CANDIDATE_STATION, _CANDIDATE_STATION.id == _CANDIDATE.station_id)
+        )
+    return statement
+
+
+_CANDIDATE = aliased(User, name="candidate")
+_CANDIDATE_STATION = aliased(Station, name="candidate_station")
 # Built once per actor (the scope is part of the statement), as building costs more
 # than running it.
-_TRANSITION_LOADS: dict[Actor, Any] = {}
+_TRANSITION_LOADS: dict[tuple[Actor, bool], Any] = {}
 # One value per statement: an uncorrelated sub-select is evaluated once.
 _NEXT_EVENT_ID = (
     select(func.nextval(func.pg_get_serial_sequence("case_events", "id")))

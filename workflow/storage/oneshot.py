@@ -34,7 +34,8 @@ def flush_as_one_statement(session: Session) -> None:
         return
     params: dict[str, Any] = {}
     inserts = [_insert_values(obj, index, params) for index, obj in enumerate(new)]
-    modified, updates = [], []
+    modified: list[Any] = []
+    updates: list[tuple[Table, dict[str, Any], None]] = []
     for obj in session.dirty:
         changed = _update_values(obj, len(updates), params)
         if changed[1]:
