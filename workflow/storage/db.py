@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -17,10 +19,40 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
     if database_url.startswith("sqlite"):
         return _sqlite_engine(database_url, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(database_url, **kwargs)
+    engine = create_engine(database_url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A connection back in use within this many seconds is trusted without a ping.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a pooled connection before use, but only after it sat idle for a while.
+
+    A server restart or a dropped connection shows on connections that waited in the
+    pool; a ping on every checkout (`pool_pre_ping`) would cost every transaction a
+    round trip for that. A failed ping discards the connection and the pool connects
+    anew (SQLAlchemy retries a checkout that raises DisconnectionError).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as exc:  # noqa: BLE001 - any failure: the connection is unusable
+            raise DisconnectionError(f"stale pooled connection: {type(exc).__name__}") from exc
 
 
 def _sqlite_engine(database_url: str, **kwargs: Any) -> Engine:
