@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,12 +38,82 @@ def sweep(rt: Runtime, batch: int = BATCH) -> int:
             # The batch's cases and fired steps in one query each, not one per clock.
             cases = _lock_cases(rt, session, {clock.case_id for clock in clocks})
             steps = _fired_steps(session, [clock.id for clock in clocks])
-            for clock in clocks:
-                fired += _fire_due_steps(
-                    rt, session, clock, cases.get(clock.case_id), steps.get(clock.id, [])
-                )
+            fired += _fire_batch(rt, session, clocks, cases, steps)
         if len(clocks) < batch:
             return fired
+
+
+def _fire_batch(
+    rt: Runtime,
+    session: Session,
+    clocks: list[ClockInstance],
+    cases: dict[int, Case],
+    steps: dict[int, list[str]],
+) -> int:
+    """Fire the batch's due steps: their records in one statement, their events after."""
+    now = rt.now()
+    due = []
+    for clock in clocks:
+        case = cases.get(clock.case_id)
+        if case is None:
+            continue  # another transaction holds the case: its steps fire next sweep
+        due.extend(_due_steps(rt, session, clock, case, steps.get(clock.id, []), now))
+    recorded = _record_steps(session, due, now)
+    fired = [item for item in due if (item.clock.id, item.step) in recorded]
+    # Each step makes one timeline entry, a breach two: their ids drawn in one query.
+    event_ids = _next_event_ids(rt, session, sum(_entries(item.step) for item in fired))
+    for item in fired:
+        _announce(rt, session, item, now, event_ids)
+    return len(fired)
+
+
+@dataclass
+class _DueStep:
+    clock: ClockInstance
+    case: Case
+    clock_def: Any
+    step: str
+    due_at: datetime
+
+
+def _due_steps(
+    rt: Runtime,
+    session: Session,
+    clock: ClockInstance,
+    case: Case,
+    fired_steps: list[str],
+    now: datetime,
+) -> list[_DueStep]:
+    """The clock's due steps in order (a catch-up after downtime fires each once).
+
+    Points the clock at its next step not yet due; the steps are announced by the caller.
+    """
+    definition = rt.workflow(case.workflow_key, session).definition
+    clock_def = definition.clocks.get(clock.name)
+    if clock_def is None or clock.stopped_at is not None or clock.status == "suspended":
+        clock.next_step, clock.next_step_at = None, None
+        return []
+    calendar = rt.calendar(session)
+    deadline = clock_service.deadline_for(
+        clock_def,
+        clock.opened_at,
+        clock.unit,
+        clock.length,
+        int((clock.computation or {}).get("extra", 0)),
+        calendar,
+        rt.tz,
+        _until(clock),
+    )
+    due = []
+    while (
+        clock.next_step is not None and clock.next_step_at is not None and clock.next_step_at <= now
+    ):
+        due.append(_DueStep(clock, case, clock_def, clock.next_step, clock.next_step_at))
+        fired_steps.append(clock.next_step)
+        clock_service.schedule_next_step(
+            clock, clock_def, deadline, calendar, rt.tz, now, fired_steps
+        )
+    return due
 
 
 def _claim_due(rt: Runtime, session: Session, batch: int) -> list[ClockInstance]:
@@ -58,25 +131,47 @@ def _claim_due(rt: Runtime, session: Session, batch: int) -> list[ClockInstance]
 
 
 _STEPS = EscalationStep.metadata.tables[EscalationStep.__tablename__]
-# Built once per dialect: one insert per fired step, thousands in a wave.
+# Built once per dialect; run with the batch's rows as one multi-row insert.
 _RECORD_STEP = {
     name: insert_fn(_STEPS)
     .on_conflict_do_nothing(index_elements=["clock_id", "step"])
-    .returning(_STEPS.c.id)
+    .returning(_STEPS.c.clock_id, _STEPS.c.step)
     for name, insert_fn in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
 
-def _record_step(session: Session, clock: ClockInstance, step: str, now: Any) -> bool:
+def _record_steps(session: Session, due: list[_DueStep], now: datetime) -> set[tuple[int, str]]:
+    """Record the steps (one multi-row insert); those recorded before are left out."""
+    if not due:
+        return set()
     statement = _RECORD_STEP[session.get_bind().dialect.name]
-    values = {
-        "clock_id": clock.id,
-        "case_id": clock.case_id,
-        "step": step,
-        "due_at": clock.next_step_at,
-        "fired_at": now,
-    }
-    return session.execute(statement, values).first() is not None
+    rows = [
+        {
+            "clock_id": item.clock.id,
+            "case_id": item.clock.case_id,
+            "step": item.step,
+            "due_at": item.due_at,
+            "fired_at": now,
+        }
+        for item in due
+    ]
+    return {(clock_id, step) for clock_id, step in session.execute(statement, rows)}
+
+
+def _entries(step: str) -> int:
+    return 2 if step == "level1" else 1
+
+
+def _next_event_ids(rt: Runtime, session: Session, count: int) -> Iterator[int | None]:
+    """Ids for ``count`` timeline entries (PostgreSQL: from the sequence, one query)."""
+    if not rt.is_postgres or count == 0:
+        return iter(lambda: None, 0)  # SQLite: each entry takes its id as it is written
+    return iter(session.scalars(_NEXT_EVENT_IDS, {"count": count}).all())
+
+
+_NEXT_EVENT_IDS = select(
+    func.nextval(func.pg_get_serial_sequence("case_events", "id"))
+).select_from(func.generate_series(1, bindparam("count", type_=Integer)))
 
 
 _CASES = select(Case).where(Case.id.in_(bindparam("case_ids", expanding=True)))
@@ -105,48 +200,6 @@ def _fired_steps(session: Session, clock_ids: list[int]) -> dict[int, list[str]]
     return fired
 
 
-def _fire_due_steps(
-    rt: Runtime,
-    session: Session,
-    clock: ClockInstance,
-    case: Case | None,
-    fired_steps: list[str],
-) -> int:
-    """Fire the clock's due steps in order (a catch-up after downtime fires each once)."""
-    if case is None:
-        return 0
-    definition = rt.workflow(case.workflow_key, session).definition
-    clock_def = definition.clocks.get(clock.name)
-    now = rt.now()
-    if clock_def is None or clock.stopped_at is not None or clock.status == "suspended":
-        clock.next_step, clock.next_step_at = None, None
-        return 0
-    calendar = rt.calendar(session)
-    count = 0
-    while (
-        clock.next_step is not None and clock.next_step_at is not None and clock.next_step_at <= now
-    ):
-        step = clock.next_step
-        if _record_step(session, clock, step, now):
-            _announce(rt, session, case, clock, clock_def, step, now)
-            count += 1
-        fired_steps.append(step)
-        deadline = clock_service.deadline_for(
-            clock_def,
-            clock.opened_at,
-            clock.unit,
-            clock.length,
-            int((clock.computation or {}).get("extra", 0)),
-            calendar,
-            rt.tz,
-            _until(clock),
-        )
-        clock_service.schedule_next_step(
-            clock, clock_def, deadline, calendar, rt.tz, now, fired_steps
-        )
-    return count
-
-
 def _until(clock: ClockInstance) -> Any:
     from datetime import date
 
@@ -155,27 +208,35 @@ def _until(clock: ClockInstance) -> Any:
 
 
 def _announce(
-    rt: Runtime,
-    session: Session,
-    case: Case,
-    clock: ClockInstance,
-    clock_def: Any,
-    step: str,
-    now: Any,
+    rt: Runtime, session: Session, item: _DueStep, now: datetime, event_ids: Iterator[int | None]
 ) -> None:
+    case, clock, step = item.case, item.clock, item.step
     data = {"clock": clock.name, "due_at": clock.due_at.isoformat()}
     if step == "reminder":
-        event = append_event(session, rt, case, "reminded", None, now, data)
+        event = append_event(
+            session, rt, case, "reminded", None, now, data, event_id=next(event_ids)
+        )
     else:
         level = int(step[-1])
         if step == "level1":
             if clock.status == "running":
                 clock.status = "breached"
-            append_event(session, rt, case, "deadline_breached", None, now, data)
+            append_event(
+                session, rt, case, "deadline_breached", None, now, data, event_id=next(event_ids)
+            )
         clock.escalation_level = max(clock.escalation_level, level)
-        event = append_event(session, rt, case, "escalated", None, now, {**data, "level": level})
+        event = append_event(
+            session,
+            rt,
+            case,
+            "escalated",
+            None,
+            now,
+            {**data, "level": level},
+            event_id=next(event_ids),
+        )
     to = list(STEP_RECIPIENTS[step])
-    if clock_def.court:
+    if item.clock_def.court:
         to.append("panel_liaisons")
     emit(
         session,
