@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 from config.settings import Settings
 from workflow.runtime import Runtime
 
 NOTIFICATIONS, DEADLINES, DEFAULT = "notifications", "deadlines", "carnation"
+# One outbox row per task: still registered, so messages already queued are performed.
 PERFORM_OUTBOX = "carnation.perform_outbox"
+# A chunk of outbox rows per task: what the relay sends.
+PERFORM_OUTBOX_BATCH = "carnation.perform_outbox_batch"
 SWEEP_DEADLINES = "carnation.sweep_deadlines"
 RELAY_OUTBOX = "carnation.relay_outbox"
 RELAY_SAFETY_SECONDS = 10.0
@@ -36,6 +40,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_queues": [Queue(NOTIFICATIONS), Queue(DEADLINES), Queue(DEFAULT)],
         "task_routes": {
             PERFORM_OUTBOX: {"queue": NOTIFICATIONS},
+            PERFORM_OUTBOX_BATCH: {"queue": NOTIFICATIONS},
             SWEEP_DEADLINES: {"queue": DEADLINES},
             RELAY_OUTBOX: {"queue": DEFAULT},
         },
@@ -64,7 +69,33 @@ def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
     app.conf.update(celery_config(settings))
     app.carnation_settings = settings  # type: ignore[attr-defined]
     app.carnation_runtime = runtime  # type: ignore[attr-defined]
+    _learn_pool_size(app)
     from tasks import jobs
 
     jobs.register(app)
     return app
+
+
+def _learn_pool_size(app: Celery) -> None:
+    """Remember the pool size of a worker started on ``app``: the relay splits claims by it.
+
+    The size comes from the command line or the embedded worker, not from the settings,
+    so it is read off the worker as it starts (before prefork children fork: they inherit
+    it, and so does a sweep task's hand-off in a child).
+    """
+
+    def on_worker_init(sender: Any, **_: Any) -> None:
+        concurrency = getattr(sender, "concurrency", None)
+        if getattr(sender, "app", None) is not app or not isinstance(concurrency, int):
+            return  # another app's worker, or an "auto" size not resolved yet
+        app.carnation_pool_size = concurrency  # type: ignore[union-attr]
+
+    # A weak receiver kept alive by the app itself: it goes when the app goes.
+    app.carnation_on_worker_init = on_worker_init  # type: ignore[attr-defined]
+    signals.worker_init.connect(on_worker_init, weak=True)
+
+
+def pool_size(app: Celery) -> int:
+    """How many tasks ``app``'s worker runs at once (this machine's cores if unknown)."""
+    size = getattr(app, "carnation_pool_size", None) or app.conf.worker_concurrency
+    return int(size) if isinstance(size, int) and size > 0 else (os.cpu_count() or 2)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections import Counter
 
 from celery import Celery, Task
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from tasks.app import PERFORM_OUTBOX, RELAY_OUTBOX, SWEEP_DEADLINES
+from tasks.app import PERFORM_OUTBOX, PERFORM_OUTBOX_BATCH, RELAY_OUTBOX, SWEEP_DEADLINES
 from workflow.runtime import Runtime, bootstrap
 from workflow.services import outbox, sweep
 
@@ -63,16 +64,37 @@ def register(app: Celery) -> None:
         max_retries=5,
     )
     def perform_outbox(self: Task, outbox_id: int) -> str:
-        """Make the effect of one outbox row (notification, package, SMS); idempotent."""
+        """Make the effect of one outbox row (notification, package, SMS); idempotent.
+
+        The relay sends chunks now; this stays for messages queued before it did.
+        """
         rt = runtime_of(self.app)
-        try:
-            return outbox.perform(rt, outbox_id, ports_of(self.app))
-        except INFRASTRUCTURE_ERRORS:
-            raise
-        except Exception as exc:  # noqa: BLE001 - record it; the lease hands the row out again
-            log.exception("outbox %s failed", outbox_id)
-            outbox.record_failure(rt, outbox_id, f"{type(exc).__name__}: {exc}")
-            return "failed"
+        outcomes = outbox.perform_each(
+            rt, [outbox_id], ports_of(self.app), retry_on=INFRASTRUCTURE_ERRORS
+        )
+        return outcomes[outbox_id]
+
+    @app.task(
+        name=PERFORM_OUTBOX_BATCH,
+        shared=False,
+        bind=True,
+        autoretry_for=INFRASTRUCTURE_ERRORS,
+        retry_backoff=1,
+        retry_backoff_max=60,
+        retry_jitter=True,
+        max_retries=5,
+    )
+    def perform_outbox_batch(self: Task, outbox_ids: list[int]) -> dict[str, int]:
+        """Make the effects of a chunk of outbox rows in one transaction; idempotent.
+
+        A row that fails is recorded on its own and the others are done; an
+        infrastructure error retries the chunk, whose rows already done are skipped.
+        """
+        rt = runtime_of(self.app)
+        outcomes = outbox.perform_batch(
+            rt, outbox_ids, ports_of(self.app), retry_on=INFRASTRUCTURE_ERRORS
+        )
+        return dict(Counter(outcomes.values()))  # {"done": 48, "skipped": 2}: ids only
 
     @app.task(
         name=SWEEP_DEADLINES,
@@ -84,7 +106,7 @@ def register(app: Celery) -> None:
         retry_backoff_max=30,
     )
     def sweep_deadlines(self: Task) -> int:
-        """Fire the due ladder steps, then hand their work out at once."""
+        """Fire the due ladder steps, then hand their work out at once (in chunks)."""
         rt = runtime_of(self.app)
         fired = sweep.sweep(rt)
         if fired:
@@ -98,7 +120,7 @@ def register(app: Celery) -> None:
 
 
 def relay_pass(app: Celery, rt: Runtime, limit: int = 500) -> int:
-    """Claim committed outbox rows and send each as a task whose id is the row's id."""
+    """Claim committed outbox rows and send them in chunks, one batch task per chunk."""
     from tasks.relay import send_claimed
 
     total = 0

@@ -102,11 +102,20 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     done = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "done")
     total = select(func.count()).select_from(OutboxMessage)
 
+    # Every tenth row held by another transaction: the first worker skips them (SKIP
+    # LOCKED), so work is still pending when it is killed, however fast it runs.
+    holder = rt.sessions()
+    holder.begin()
+    holder.execute(
+        select(OutboxMessage.id).where(OutboxMessage.id % 10 == 0).with_for_update()
+    ).all()
     first = worker_process(pg_network, tmp_path)
     try:
         wait_for(lambda: count(pg_network, done) >= 40, timeout=60)
     finally:
         kill_hard(first)
+        holder.rollback()
+        holder.close()
     assert count(pg_network, done) < count(pg_network, total), "the kill came too late to test"
 
     second = worker_process(pg_network, tmp_path)
