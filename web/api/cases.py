@@ -51,8 +51,9 @@ from workflow.services.idempotency import KeyTaken, claim_key, request_digest, s
 from workflow.services.queries import (
     CaseFilter,
     access_log,
-    get_case,
+    case_detail,
     list_cases,
+    read_case,
     referral_package,
     timeline,
 )
@@ -147,11 +148,11 @@ def index() -> Response:
 def detail(case_id: int) -> Response:
     rt = runtime()
     with acting() as (session, actor):
-        load_case_in_scope(session, actor, case_id)
+        read = read_case(rt, session, actor, case_id)
         reveal = query(RevealQuery).reveal
         return reply(
-            get_case(
-                rt, session, actor, case_id, reveal=reveal, channel="api", address=client_address()
+            case_detail(
+                rt, session, actor, read, reveal=reveal, channel="api", address=client_address()
             )
         )
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import hashlib
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.errors import Forbidden, NotFound, ValidationFailed
@@ -14,7 +17,16 @@ from workflow.runtime import Runtime
 from workflow.services import clocks as clock_service
 from workflow.services.actors import Actor, case_scope, load_case_in_scope, require_case_reader
 from workflow.services.cases import allowed_events
-from workflow.services.views import CaseBatch, case_view, iso
+from workflow.services.views import (
+    CASE_WITH_CLOCKS,
+    MASKED_CASE_VIEW_COLUMNS,
+    CaseBatch,
+    GuardFacts,
+    case_records,
+    case_view,
+    case_with_clocks,
+    iso,
+)
 from workflow.storage.models import (
     AccessLogEntry,
     Case,
@@ -32,7 +44,7 @@ def record_reveal(
     rt: Runtime,
     session: Session,
     actor: Actor,
-    case: Case,
+    case_id: int,
     fields: list[str],
     channel: str,
     address: str | None,
@@ -42,7 +54,7 @@ def record_reveal(
         raise Forbidden("volunteers may not reveal personal data")
     session.add(
         AccessLogEntry(
-            case_id=case.id,
+            case_id=case_id,
             user_id=actor.id,
             fields=fields,
             channel=channel,
@@ -52,18 +64,102 @@ def record_reveal(
     )
 
 
+class _AllowedEvents:
+    """The allowed events of a batch of cases at one instant, asked once per distinct key.
+
+    `allowed_events` reads only the `GuardFacts` of a case and the names and effective
+    statuses of its open clocks, so cases alike in those get the same answer: a page of
+    fifty cases in a handful of states costs a handful of guard evaluations.
+    """
+
+    def __init__(self, rt: Runtime, session: Session, actor: Actor, now: datetime) -> None:
+        self.rt, self.session, self.actor, self.now = rt, session, actor, now
+        self._known: dict[Hashable, tuple[str, ...]] = {}
+
+    def __call__(self, case: Any, open_clocks: list[Any]) -> list[str]:
+        facts = GuardFacts.of(case)
+        now = self.now
+        key = (facts, tuple((c.name, clock_service.effective_status(c, now)) for c in open_clocks))
+        found = self._known.get(key)
+        if found is None:
+            compiled = self.rt.workflow(facts.workflow_key, self.session)
+            found = self._known[key] = tuple(
+                allowed_events(
+                    self.rt,
+                    compiled,
+                    self.actor,
+                    cast(Case, facts),
+                    cast(list[ClockInstance], open_clocks),
+                )
+            )
+        return list(found)
+
+
 def views_of(
-    rt: Runtime, session: Session, actor: Actor, cases: list[Case], reveal: bool = False
+    rt: Runtime,
+    session: Session,
+    actor: Actor,
+    cases: Sequence[Any],
+    reveal: bool = False,
+    clocks: Mapping[int, list[Any]] | None = None,
 ) -> list[dict]:
-    batch = CaseBatch(session, cases, rt.directory)
+    """The views of ``cases``: ORM cases or `CaseRecord`s (their ``clocks`` if read already).
+
+    Records read with `MASKED_CASE_VIEW_COLUMNS` serve masked views only (no summary).
+    """
+    batch = CaseBatch(session, cases, rt.directory, clocks)
     now = rt.now()
+    allowed = _AllowedEvents(rt, session, actor, now)
+    is_open = clock_service.is_open
     out = []
     for case in cases:
-        compiled = rt.workflow(case.workflow_key, session)
-        open_clocks = [c for c in batch.clocks.get(case.id, []) if clock_service.is_open(c)]
-        allowed = allowed_events(rt, compiled, actor, case, open_clocks)
-        out.append(case_view(case, batch, rt.sealer, compiled.definition, allowed, now, reveal))
+        definition = rt.workflow(case.workflow_key, session).definition
+        open_clocks = [c for c in batch.clocks[case.id] if is_open(c)]
+        out.append(
+            case_view(case, batch, rt.sealer, definition, allowed(case, open_clocks), now, reveal)
+        )
     return out
+
+
+class CaseRead(NamedTuple):
+    """A case as `read_case` found it: its `CaseRecord` and its `ClockRecord`s."""
+
+    case: Any
+    clocks: list[Any]
+
+
+def read_case(rt: Runtime, session: Session, actor: Actor, case_id: int) -> CaseRead:
+    """What a view of the case needs, if ``actor`` may see it (404 otherwise).
+
+    `load_case_in_scope` without an ORM object, for calls that only show the case: one
+    statement, built once per reader, reads the case and its clocks.
+    """
+    require_case_reader(actor)
+    statement = rt.directory.statements.get(
+        ("case", actor),
+        lambda: CASE_WITH_CLOCKS.where(Case.id == bindparam("case_id"), case_scope(actor)),
+    )
+    rows = session.connection().execute(statement, {"case_id": case_id}).all()
+    if not rows:
+        raise NotFound("no such case")
+    return CaseRead(*case_with_clocks(rows))
+
+
+def case_detail(
+    rt: Runtime,
+    session: Session,
+    actor: Actor,
+    read: CaseRead,
+    *,
+    reveal: bool = False,
+    channel: str = "api",
+    address: str | None = None,
+) -> dict[str, Any]:
+    """The view of a case `read_case` returned; a reveal is recorded in the access log."""
+    case = read.case
+    if reveal:
+        record_reveal(rt, session, actor, case.id, REVEALED_FIELDS, channel, address)
+    return views_of(rt, session, actor, [case], reveal, {case.id: read.clocks})[0]
 
 
 def get_case(
@@ -76,10 +172,8 @@ def get_case(
     channel: str = "api",
     address: str | None = None,
 ) -> dict[str, Any]:
-    case = load_case_in_scope(session, actor, case_id)
-    if reveal:
-        record_reveal(rt, session, actor, case, REVEALED_FIELDS, channel, address)
-    return views_of(rt, session, actor, [case], reveal)[0]
+    read = read_case(rt, session, actor, case_id)
+    return case_detail(rt, session, actor, read, reveal=reveal, channel=channel, address=address)
 
 
 @dataclass(frozen=True)
@@ -104,26 +198,30 @@ def _overdue_condition(now: Any) -> Any:
     )
 
 
-def list_cases(rt: Runtime, session: Session, actor: Actor, flt: CaseFilter) -> dict[str, Any]:
-    require_case_reader(actor)
+def _assignee_id(actor: Actor, assignee: str) -> int:
+    if assignee == "me":
+        return actor.id
+    if assignee.isascii() and assignee.isdigit() and len(assignee) <= 18:
+        return int(assignee)
+    raise ValidationFailed({"assignee": "'me' or a user id"})
+
+
+def _list_condition(
+    rt: Runtime, session: Session, actor: Actor, flt: CaseFilter
+) -> ColumnElement[bool]:
     conditions = [case_scope(actor)]
     if flt.state:
         conditions.append(Case.state == flt.state)
     if flt.station:
-        station = session.scalar(select(Station).where(Station.code == flt.station))
-        if station is None:
+        path = session.scalar(select(Station.path).where(Station.code == flt.station))
+        if path is None:
             raise ValidationFailed({"station": "no such station"})
-        conditions.append(Case.station_path.startswith(station.path, autoescape=True))
+        conditions.append(Case.station_path.startswith(path, autoescape=True))
     if flt.overdue is not None:
         overdue = _overdue_condition(rt.now())
         conditions.append(overdue if flt.overdue else ~overdue)
     if flt.assignee:
-        if flt.assignee == "me":
-            conditions.append(Case.assignee_id == actor.id)
-        elif flt.assignee.isascii() and flt.assignee.isdigit() and len(flt.assignee) <= 18:
-            conditions.append(Case.assignee_id == int(flt.assignee))
-        else:
-            raise ValidationFailed({"assignee": "'me' or a user id"})
+        conditions.append(Case.assignee_id == _assignee_id(actor, flt.assignee))
     if flt.q:
         digest = rt.sealer.blind_index(flt.q)
         conditions.append(
@@ -133,20 +231,90 @@ def list_cases(rt: Runtime, session: Session, actor: Actor, flt: CaseFilter) -> 
                 Case.id_number_index == digest,
             )
         )
-    where = and_(*conditions)
-    total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
-    cases = list(
-        session.scalars(
-            select(Case)
-            .where(where)
-            .order_by(Case.received_at.desc(), Case.id.desc())
-            .limit(flt.per_page)
-            .offset((flt.page - 1) * flt.per_page)
+    return and_(*conditions)
+
+
+def _listing_key(actor: Actor, flt: CaseFilter) -> Hashable:
+    """Who is asking and every filter but the page: what a listing's total depends on.
+
+    The whole actor, not only its scope: never a total across scopes. The search text
+    only as a hash: no phone or ID number kept in memory.
+    """
+    q = hashlib.sha256(flt.q.encode()).hexdigest() if flt.q else None
+    return (actor, replace(flt, q=q, page=1, per_page=0))
+
+
+def _listing_total(
+    rt: Runtime,
+    session: Session,
+    flt: CaseFilter,
+    key: Hashable,
+    where: Callable[[], ColumnElement[bool]],
+    shown: int,
+) -> int:
+    """Exact up to the cap; above it, a full count kept a few seconds (`ListingTotals`)."""
+    offset = (flt.page - 1) * flt.per_page
+    if shown < flt.per_page and (shown or not offset):
+        return offset + shown  # the last page: its rows tell the total
+    totals, now = rt.directory.totals, rt.now()
+    # A large total counted moments ago stands for its few seconds, even if the cases
+    # have since dropped below the cap: the same lag any large total may have.
+    recent = totals.fresh(key, now)
+    if recent is not None:
+        return recent
+    condition = where()
+    capped = session.scalar(
+        select(func.count()).select_from(
+            select(Case.id).where(condition).limit(totals.cap + 1).subquery()
         )
     )
+    if capped is not None and capped <= totals.cap:
+        return int(capped)
+
+    def count() -> int:
+        return int(session.scalar(select(func.count()).select_from(Case).where(condition)) or 0)
+
+    return totals.get(key, now, count)
+
+
+def _page_statement(where: ColumnElement[bool], flt: CaseFilter) -> Select:
+    return (
+        select(*MASKED_CASE_VIEW_COLUMNS)
+        .where(where)
+        .order_by(Case.received_at.desc(), Case.id.desc())
+        .limit(flt.per_page)
+        .offset((flt.page - 1) * flt.per_page)
+    )
+
+
+def list_cases(rt: Runtime, session: Session, actor: Actor, flt: CaseFilter) -> dict[str, Any]:
+    """A page of the cases in scope, newest ``received_at`` first, then id; masked views.
+
+    The lean path: the page is Core rows of the view's columns, the clocks one query,
+    names from the directory, allowed events once per distinct case (`_AllowedEvents`).
+    A page statement is kept for the next request alike, unless it embeds the time
+    (``overdue``) or a search text (``q``: no phone number kept in memory).
+    """
+    require_case_reader(actor)
+    built: list[ColumnElement[bool]] = []
+
+    def where() -> ColumnElement[bool]:
+        # Built (and the filters checked) at most once, and only when needed.
+        if not built:
+            built.append(_list_condition(rt, session, actor, flt))
+        return built[0]
+
+    if flt.overdue is None and flt.q is None:
+        page = rt.directory.statements.get(
+            ("list", actor, flt), lambda: _page_statement(where(), flt)
+        )
+    else:
+        page = _page_statement(where(), flt)
+    rows = case_records(session.connection().execute(page).all())
+    key = _listing_key(actor, flt)
     return {
-        "items": views_of(rt, session, actor, cases),
-        "total": total,
+        "items": views_of(rt, session, actor, rows),
+        "total": _listing_total(rt, session, flt, key, where, len(rows)),
         "page": flt.page,
         "per_page": flt.per_page,
     }
@@ -164,7 +332,7 @@ def timeline(
 ) -> list[dict[str, Any]]:
     case = load_case_in_scope(session, actor, case_id)
     if reveal:
-        record_reveal(rt, session, actor, case, ["timeline"], channel, address)
+        record_reveal(rt, session, actor, case.id, ["timeline"], channel, address)
     return _timeline_entries(rt, session, case, reveal)
 
 
@@ -220,7 +388,7 @@ def referral_package(
         select(Referral.id).where(Referral.case_id == case.id).limit(1)
     ):
         raise NotFound("this case has not been referred")
-    record_reveal(rt, session, actor, case, REVEALED_FIELDS + ["timeline"], channel, address)
+    record_reveal(rt, session, actor, case.id, REVEALED_FIELDS + ["timeline"], channel, address)
     view = views_of(rt, session, actor, [case], reveal=True)[0]
     events = _timeline_entries(rt, session, case, reveal=True)
     referrals = session.execute(

@@ -2,20 +2,119 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+from collections import namedtuple
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import ARRAY, BigInteger, any_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from workflow.crypto import Sealer
-from workflow.privacy import mask_person, mask_text
+from workflow.privacy import PERSON_MASKS, mask_person, mask_text
 from workflow.services.clocks import clock_view, effective_status
 from workflow.storage.models import Case, ClockInstance, Station, User
 
 PERSON_FIELDS = ("complainant", "victim", "respondent")
+T = TypeVar("T")
+
+# What a case view and the allowed events read of a case: the lean paths select only
+# these columns (Core rows, no ORM objects), and an ORM ``Case`` has the same names.
+CASE_VIEW_COLUMNS: tuple[Any, ...] = (
+    Case.id,
+    Case.number,
+    Case.state,
+    Case.version,
+    Case.workflow_key,
+    Case.channel,
+    Case.category,
+    Case.risk,
+    Case.station_id,
+    Case.assignee_id,
+    Case.complainant_sealed,
+    Case.victim_sealed,
+    Case.respondent_sealed,
+    Case.summary_sealed,
+    Case.facts,
+    Case.referral_kind,
+    Case.session_count,
+    Case.received_at,
+    Case.created_at,
+    Case.updated_at,
+    Case.referral_panel_id,
+    Case.extended,
+    Case.closed_by,
+    Case.closed_at,
+    Case.closure_outcome,
+    Case.agreement_effective_on,
+)
+# A masked view only asks whether there is a summary: its first character answers that
+# (empty and NULL stay falsy) without carrying the whole sealed text out of the database.
+MASKED_CASE_VIEW_COLUMNS: tuple[Any, ...] = tuple(
+    func.substr(Case.summary_sealed, 1, 1).label("summary_sealed")
+    if column is Case.summary_sealed
+    else column
+    for column in CASE_VIEW_COLUMNS
+)
+# What a clock view, `is_open` and the guards read of a clock.
+CLOCK_VIEW_COLUMNS: tuple[Any, ...] = (
+    ClockInstance.id,
+    ClockInstance.case_id,
+    ClockInstance.name,
+    ClockInstance.status,
+    ClockInstance.opened_at,
+    ClockInstance.due_at,
+    ClockInstance.escalation_level,
+    ClockInstance.stopped_at,
+    ClockInstance.suspended_seconds,
+    ClockInstance.provisional,
+    ClockInstance.computation,
+)
+# Rows become plain named tuples with the same names: a view reads some forty values per
+# case, and a tuple's attribute costs a small fraction of a SQLAlchemy Row's.
+_record_type: Any = namedtuple  # field names from the statements: no static type to give
+CaseRecord = _record_type("CaseRecord", select(*CASE_VIEW_COLUMNS).selected_columns.keys())
+ClockRecord = _record_type("ClockRecord", select(*CLOCK_VIEW_COLUMNS).selected_columns.keys())
+
+
+# One case and its clocks in one statement (a row per clock; the clock columns are NULL
+# for a case without any): what a single case view needs, in one round trip.
+CASE_WITH_CLOCKS = (
+    select(*CASE_VIEW_COLUMNS, *(c.label(f"clock_{c.key}") for c in CLOCK_VIEW_COLUMNS))
+    .select_from(Case)
+    .outerjoin(ClockInstance, ClockInstance.case_id == Case.id)
+    .order_by(ClockInstance.id)
+)
+
+
+def case_with_clocks(rows: Sequence[Any]) -> tuple[Any, list[Any]]:
+    """The `CaseRecord` and `ClockRecord`s of the rows of one case from `CASE_WITH_CLOCKS`."""
+    width = len(CASE_VIEW_COLUMNS)
+    clocks = [ClockRecord._make(row[width:]) for row in rows if row[width] is not None]
+    return CaseRecord._make(rows[0][:width]), clocks
+
+
+def case_records(rows: Sequence[Any]) -> list[Any]:
+    """Rows of `CASE_VIEW_COLUMNS` (or `MASKED_CASE_VIEW_COLUMNS`) as `CaseRecord`s."""
+    make = CaseRecord._make
+    return [make(row) for row in rows]  # a list of rows: a Result would fetch one by one
+
+
+CLOCKS_OF_CASES = (
+    select(*CLOCK_VIEW_COLUMNS)
+    .where(ClockInstance.case_id.in_(bindparam("case_ids", expanding=True)))
+    .order_by(ClockInstance.id)
+)
+# On PostgreSQL the ids travel as one array: the same statement text for every page (so
+# the driver prepares it once), and no fifty placeholders rendered per call.
+CLOCKS_OF_CASES_PG = (
+    select(*CLOCK_VIEW_COLUMNS)
+    .where(ClockInstance.case_id == any_(bindparam("case_ids", type_=ARRAY(BigInteger))))
+    .order_by(ClockInstance.id)
+)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -23,13 +122,140 @@ def iso(value: datetime | None) -> str | None:
 
 
 def person_view(
-    sealer: Sealer, sealed: str | None, facts: Mapping[str, Any] | None, reveal: bool
+    sealer: Sealer,
+    sealed: str | None,
+    facts: Mapping[str, Any] | None,
+    reveal: bool,
+    masked: MaskedIdentities | None = None,
 ) -> dict | None:
     if sealed is None and not facts:
         return None
-    identity = sealer.open_json(sealed) or {}
-    merged = {**identity, **(facts or {})}
+    if not reveal and masked is not None:
+        # Masking works field by field, so masking the identity and the facts apart
+        # and merging gives the same keys, order and values as masking the merge.
+        identity = masked.get(sealer, sealed)
+        if not facts:
+            return dict(identity)
+        if PERSON_MASKS.keys().isdisjoint(facts):
+            return {**identity, **facts}  # facts without identifying fields: nothing to mask
+        return {**identity, **(mask_person(dict(facts)) or {})}
+    merged = {**(sealer.open_json(sealed) or {}), **(facts or {})}
     return merged if reveal else mask_person(merged)
+
+
+class MaskedIdentities:
+    """Masked identities by sealed value: a page of cases costs no decryption once seen.
+
+    The key is the stored ciphertext, which changes whenever a person is sealed anew (a
+    fresh nonce each time), so an entry can never be out of date. Only masked values are
+    kept, never plaintext: what any reader of the case is shown anyway.
+    """
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, sealer: Sealer, sealed: str | None) -> dict[str, Any]:
+        if sealed is None:
+            return {}
+        found = self._entries.get(sealed)
+        if found is None:
+            found = mask_person(sealer.open_json(sealed) or {}) or {}
+            with self._lock:
+                if len(self._entries) >= self.limit:
+                    # Oldest first: dicts keep insertion order.
+                    del self._entries[next(iter(self._entries))]
+                self._entries[sealed] = found
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class ListingTotals:
+    """Totals of listings: exact up to ``cap``; above it, a full count kept ``ttl`` per process.
+
+    Counting every case of a district is the costly part of a listing; counting up to a
+    cap is cheap, and above it a total a few seconds old serves the reader as well. So a
+    large total may lag writes (this process's and others') by up to ``ttl``, plus the
+    time one recount takes. Time is the runtime's clock; keys must carry the reader's
+    scope and the filters.
+
+    While one request recounts an expired entry, the others answer with the old total
+    rather than all counting at once.
+    """
+
+    def __init__(
+        self, cap: int = 1_000, ttl: timedelta = timedelta(seconds=5), limit: int = 1_000
+    ) -> None:
+        self.cap = cap
+        self.ttl = ttl
+        self.limit = limit
+        self._entries: dict[Hashable, tuple[datetime, int]] = {}
+        self._counting: set[Hashable] = set()
+        self._lock = threading.Lock()
+
+    def fresh(self, key: Hashable, now: datetime) -> int | None:
+        """The total kept under ``key`` if it was counted less than ``ttl`` ago."""
+        entry = self._entries.get(key)
+        # A clock that went backwards makes an entry stale too, never fresher.
+        if entry is not None and entry[0] <= now < entry[0] + self.ttl:
+            return entry[1]
+        return None
+
+    def get(self, key: Hashable, now: datetime, count: Callable[[], int]) -> int:
+        """The fresh total under ``key``, else ``count()`` kept from ``now`` on."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] <= now < entry[0] + self.ttl:
+            return entry[1]
+        with self._lock:
+            if entry is not None and key in self._counting:
+                return entry[1]
+            self._counting.add(key)
+        try:
+            total = count()
+        finally:
+            with self._lock:
+                self._counting.discard(key)
+        with self._lock:
+            if key not in self._entries and len(self._entries) >= self.limit:
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = (now, total)
+        return total
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class Statements:
+    """Statements built for one reader and filter set, kept for the next request alike.
+
+    Building a select and computing its cache key costs more than running a simple one;
+    a kept statement has both done. Keys must carry everything a statement was built
+    from; a statement that embeds the time must not be kept.
+    """
+
+    def __init__(self, limit: int = 512) -> None:
+        self.limit = limit
+        self._entries: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        found = self._entries.get(key)
+        if found is None:
+            found = build()
+            with self._lock:
+                if len(self._entries) >= self.limit:
+                    del self._entries[next(iter(self._entries))]
+                self._entries[key] = found
+        return cast(T, found)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 @dataclass(frozen=True)
@@ -46,12 +272,21 @@ class UserName:
 
 
 class Directory:
-    """Station codes and names, and usernames, by id: facts that never change once written
-    (no call renames them), so a process keeps them and asks only about ids it lacks."""
+    """What a process keeps to draw views quickly.
+
+    Station codes and names, and usernames, by id: facts that never change once written
+    (no call renames them), so a process keeps them and asks only about ids it lacks.
+    Beside them, masked identities by ciphertext, statements built for a reader and,
+    for a few seconds, the totals of large listings (`MaskedIdentities`, `Statements`,
+    `ListingTotals`). One per runtime, so per database.
+    """
 
     def __init__(self) -> None:
         self.stations: dict[int, StationName] = {}
         self.users: dict[int, UserName] = {}
+        self.masked = MaskedIdentities()
+        self.statements = Statements()
+        self.totals = ListingTotals()
 
     def load(self, session: Session, station_ids: set[int], user_ids: set[int]) -> None:
         missing_stations = station_ids - self.stations.keys()
@@ -73,21 +308,37 @@ class Directory:
     def clear(self) -> None:
         self.stations.clear()
         self.users.clear()
+        self.masked.clear()
+        self.statements.clear()
+        self.totals.clear()
 
 
 class CaseBatch:
-    """Everything the views of a page of cases need, loaded in a fixed number of queries."""
+    """Everything the views of a page of cases need, loaded in a fixed number of queries.
 
-    def __init__(self, session: Session, cases: Iterable[Case], directory: Directory) -> None:
-        cases = list(cases)
-        ids = [c.id for c in cases]
-        self.clocks: dict[int, list[ClockInstance]] = {i: [] for i in ids}
-        if ids:
-            for clock in session.scalars(
-                select(ClockInstance)
-                .where(ClockInstance.case_id.in_(ids))
-                .order_by(ClockInstance.id)
-            ):
+    ``cases`` are ORM cases or `CaseRecord`s; the clocks are `ClockRecord`s, read from the
+    database: the caller flushes its changes first.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        cases: Sequence[Any],
+        directory: Directory,
+        clocks: Mapping[int, list[Any]] | None = None,
+    ) -> None:
+        self.clocks: dict[int, list[Any]] = {c.id: [] for c in cases}
+        if clocks is not None:
+            self.clocks.update(clocks)  # read with the cases (`CASE_WITH_CLOCKS`)
+        elif cases:
+            # Core rows straight from the session's connection: no ORM objects to build.
+            connection = session.connection()
+            statement = (
+                CLOCKS_OF_CASES_PG if connection.dialect.name == "postgresql" else CLOCKS_OF_CASES
+            )
+            make = ClockRecord._make
+            for row in connection.execute(statement, {"case_ids": list(self.clocks)}).all():
+                clock = make(row)
                 self.clocks[clock.case_id].append(clock)
         directory.load(
             session,
@@ -96,10 +347,40 @@ class CaseBatch:
         )
         self.stations = directory.stations
         self.users = directory.users
+        self.masked = directory.masked
+
+
+class GuardFacts(NamedTuple):
+    """What the allowed events read of a case (`workflow.services.cases.allowed_events`).
+
+    Handed to it in place of the case, so reading anything else fails loudly; equal facts
+    (and open clocks of equal effective status) give equal answers at one instant, which
+    lets a page ask once per distinct key.
+    """
+
+    workflow_key: str
+    state: str
+    referral_panel_id: int | None
+    risk: str
+    category: str
+    session_count: int
+    extended: bool
+    referral_kind: str | None
+    closed_by: str | None
+    closed_at: datetime | None
+    closure_outcome: str | None
+    agreement_effective_on: Any
+
+    @classmethod
+    def of(cls, case: Any) -> GuardFacts:
+        return cls._make(_GUARD_FACTS(case))
+
+
+_GUARD_FACTS = attrgetter(*GuardFacts._fields)
 
 
 def case_view(
-    case: Case,
+    case: Any,
     batch: CaseBatch,
     sealer: Sealer,
     definition: Any,
@@ -107,11 +388,14 @@ def case_view(
     now: datetime,
     reveal: bool = False,
 ) -> dict[str, Any]:
+    """The case as the contract shows it; ``case`` is an ORM case or a `CaseRecord`."""
     station = batch.stations.get(case.station_id)
     assignee = batch.users.get(case.assignee_id) if case.assignee_id else None
     facts = case.facts or {}
-    clocks = batch.clocks.get(case.id, [])
+    clocks = batch.clocks.get(case.id, ())
+    masked = None if reveal else batch.masked
     summary = sealer.open(case.summary_sealed) if (reveal and case.summary_sealed) else None
+    definitions = definition.clocks
     view: dict[str, Any] = {
         "id": case.id,
         "number": case.number,
@@ -124,17 +408,19 @@ def case_view(
         "station": {"code": station.code, "name": station.name} if station else None,
         "assignee": {"id": assignee.id, "username": assignee.username} if assignee else None,
         "complainant": person_view(
-            sealer, case.complainant_sealed, facts.get("complainant"), reveal
+            sealer, case.complainant_sealed, facts.get("complainant"), reveal, masked
         ),
-        "victim": person_view(sealer, case.victim_sealed, facts.get("victim"), reveal),
-        "respondent": person_view(sealer, case.respondent_sealed, facts.get("respondent"), reveal),
+        "victim": person_view(sealer, case.victim_sealed, facts.get("victim"), reveal, masked),
+        "respondent": person_view(
+            sealer, case.respondent_sealed, facts.get("respondent"), reveal, masked
+        ),
         "summary": summary if reveal else (mask_text("x") if case.summary_sealed else None),
         "referral_kind": case.referral_kind,
         "session_count": case.session_count,
         "received_at": iso(case.received_at),
         "created_at": iso(case.created_at),
         "updated_at": iso(case.updated_at),
-        "clocks": [clock_view(c, definition.clocks.get(c.name), now) for c in clocks],
+        "clocks": [clock_view(c, definitions.get(c.name), now) for c in clocks],
         "overdue": any(
             c.stopped_at is None and effective_status(c, now) == "breached" for c in clocks
         ),

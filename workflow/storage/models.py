@@ -153,6 +153,9 @@ class Case(Base):
             postgresql_ops={"station_path": "varchar_pattern_ops"},
         ),
         Index("ix_cases_received", "received_at", "id"),
+        # A state filter (`list_cases`) walks this in page order; without it, a rare
+        # state meant reading through every other case received since.
+        Index("ix_cases_state_received", "state", "received_at", "id"),
         Index("ix_cases_assignee", "assignee_id", "state"),
         Index("ix_cases_registered_by", "registered_by_id"),
         Index("ix_cases_phone_index", "phone_index"),
