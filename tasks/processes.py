@@ -192,8 +192,12 @@ def run_web(settings: Settings, host: str, port: int, workers: int) -> None:
             self.cfg.set("accesslog", None)
 
         def load(self) -> Any:
+            import gc
+
             from web.app import create_app
 
-            return create_app(settings)
+            app = create_app(settings)
+            gc.freeze()  # the app's long-lived objects stay out of the collector's scans
+            return app
 
     _Gunicorn().run()
