@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy.orm import Session, aliased, defer, make_transient_to_detached
 
 from workflow.definition import EventDef, WorkflowDefinition
 from workflow.errors import (
@@ -429,6 +429,9 @@ def _transition_load(actor: Actor, with_candidate: bool) -> Any:
         select(Case, ClockInstance, _NEXT_EVENT_ID)
         .outerjoin(ClockInstance, clock_service.open_clock_of_case())
         .where(Case.id == bindparam("case_id"), case_scope(actor))
+        # Columns no transition reads stay unread (each costs the driver on every row);
+        # values an earlier read of this session holds are kept, others load on access.
+        .options(*(defer(column) for column in _NOT_READ_BY_TRANSITIONS))
         # Replace values an earlier read in this session left: the lock's are current.
         .with_for_update(of=Case)
         .execution_options(populate_existing=True)
@@ -453,6 +456,19 @@ def _transition_load(actor: Actor, with_candidate: bool) -> Any:
     return statement
 
 
+_NOT_READ_BY_TRANSITIONS = (
+    Case.number,
+    Case.channel,
+    Case.registered_by_id,
+    Case.complainant_sealed,
+    Case.victim_sealed,
+    Case.respondent_sealed,
+    Case.summary_sealed,
+    Case.phone_index,
+    Case.id_number_index,
+    Case.received_on,
+    Case.created_at,
+)
 _CANDIDATE = aliased(User, name="candidate")
 _CANDIDATE_STATION = aliased(Station, name="candidate_station")
 # Built once per actor (the scope is part of the statement), as building costs more

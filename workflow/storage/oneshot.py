@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, inspect, literal, select, union_all, update
-from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 
 
@@ -55,15 +55,10 @@ def flush_as_one_statement(session: Session) -> None:
         if getattr(obj, pk_key) is None:
             setattr(obj, pk_key, ids[index])
     # Written: from now on the session holds the rows as loaded, clean and persistent
-    # (a flush at commit finds nothing to do).
-    for obj in modified:
-        session.expunge(obj)
-        make_transient(obj)
-    for obj in [*new, *modified]:
-        if obj in session:
-            session.expunge(obj)
-        make_transient_to_detached(obj)
-        session.add(obj)
+    # (a flush at commit finds nothing to do). This is the flush's own last step; the
+    # public way there (expunge, make_transient_to_detached, add) cost as much as the
+    # statement itself. tests/integration/test_write_path.py holds it to that.
+    session._register_persistent({inspect(obj) for obj in [*new, *modified]})
 
 
 # A statement per shape (which tables, which columns), built and compiled once: building
