@@ -16,6 +16,7 @@ the ids the database gave, exactly as after a flush.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, inspect, literal, select, union_all, update
@@ -66,31 +67,54 @@ def flush_as_one_statement(session: Session) -> None:
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """What an INSERT needs to know of a mapped class, worked out once per class."""
+
+    table: Table
+    pk_key: str
+    # (attribute key, column key, scalar default or None), in the mapper's order
+    columns: tuple[tuple[str, str, Any], ...]
+
+
+_COLUMNS: dict[Any, _Columns] = {}
+
+
+def _columns_of(mapper: Any) -> _Columns:
+    found = _COLUMNS.get(mapper)
+    if found is None:
+        (pk_column,) = mapper.primary_key
+        columns = []
+        for prop in mapper.column_attrs:
+            column = prop.columns[0]
+            default = column.default
+            scalar = default.arg if default is not None and default.is_scalar else None
+            columns.append((prop.key, column.key, scalar))
+        found = _COLUMNS[mapper] = _Columns(
+            table=mapper.local_table,
+            pk_key=mapper.get_property_by_column(pk_column).key,
+            columns=tuple(columns),
+        )
+    return found
+
+
 def _insert_values(obj: Any, index: int, params: dict[str, Any]) -> tuple[Table, list[str], str]:
     """The columns an INSERT of ``obj`` writes, its values put in ``params``."""
     state = inspect(obj)
-    mapper = state.mapper
+    spec = _columns_of(state.mapper)
+    values = state.dict
     columns: list[str] = []
-    (pk_column,) = mapper.primary_key
-    for prop in mapper.column_attrs:
-        column = prop.columns[0]
-        if prop.key in state.dict:
-            value = state.dict[prop.key]
-        elif column.primary_key:
-            value = None
-        elif column.default is not None and column.default.is_scalar:
-            value = column.default.arg  # type: ignore[attr-defined]
-            state.dict[prop.key] = value  # as the flush would: the object sees the default
-        else:
-            value = None
+    for key, column_key, default in spec.columns:
+        value = values.get(key)
+        if value is None and key not in values and default is not None:
+            value = values[key] = default  # as the flush would: the object sees the default
         if value is None:
             # The column's NULL (no server defaults here), or the sequence's next id.
             # Fewer parameters keep the statement in psycopg's cache of converted queries.
             continue
-        columns.append(column.key)
-        params[f"n{index}_{column.key}"] = value
-    pk_key = mapper.get_property_by_column(pk_column).key
-    return mapper.local_table, columns, pk_key  # type: ignore[return-value]
+        columns.append(column_key)
+        params[f"n{index}_{column_key}"] = value
+    return spec.table, columns, spec.pk_key
 
 
 def _update_values(
