@@ -51,7 +51,9 @@ def flush_as_one_statement(session: Session) -> None:
     statement = _STATEMENTS.get(shape)
     if statement is None:
         statement = _STATEMENTS[shape] = _statement(*shape)
-    ids = {int(index): id_ for index, id_ in session.execute(statement, params)}
+    # Plain Core: straight to the connection, past the ORM's execution plumbing.
+    rows = session.connection().execute(statement, params)
+    ids = {int(index): id_ for index, id_ in rows}
     for index, (obj, (_, _, pk_key)) in enumerate(zip(new, inserts, strict=True)):
         if getattr(obj, pk_key) is None:
             setattr(obj, pk_key, ids[index])
