@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections import Counter
+from typing import Any
 
 from celery import Celery, Task
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -52,17 +53,20 @@ def ports_of(app: Celery) -> outbox.Ports:
     return ports
 
 
+# The outbox tasks, one row or a chunk: infrastructure errors retried with backoff.
+OUTBOX_TASK_OPTIONS: dict[str, Any] = {
+    "shared": False,
+    "bind": True,
+    "autoretry_for": INFRASTRUCTURE_ERRORS,
+    "retry_backoff": 1,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
 def register(app: Celery) -> None:
-    @app.task(
-        name=PERFORM_OUTBOX,
-        shared=False,
-        bind=True,
-        autoretry_for=INFRASTRUCTURE_ERRORS,
-        retry_backoff=1,
-        retry_backoff_max=60,
-        retry_jitter=True,
-        max_retries=5,
-    )
+    @app.task(name=PERFORM_OUTBOX, **OUTBOX_TASK_OPTIONS)
     def perform_outbox(self: Task, outbox_id: int) -> str:
         """Make the effect of one outbox row (notification, package, SMS); idempotent.
 
@@ -74,16 +78,7 @@ def register(app: Celery) -> None:
         )
         return outcomes[outbox_id]
 
-    @app.task(
-        name=PERFORM_OUTBOX_BATCH,
-        shared=False,
-        bind=True,
-        autoretry_for=INFRASTRUCTURE_ERRORS,
-        retry_backoff=1,
-        retry_backoff_max=60,
-        retry_jitter=True,
-        max_retries=5,
-    )
+    @app.task(name=PERFORM_OUTBOX_BATCH, **OUTBOX_TASK_OPTIONS)
     def perform_outbox_batch(self: Task, outbox_ids: list[int]) -> dict[str, int]:
         """Make the effects of a chunk of outbox rows in one transaction; idempotent.
 
