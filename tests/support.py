@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -249,3 +250,13 @@ def settled_case(network: Network) -> int:
     add_session(network, case_id)
     trigger(network, "cw1", case_id, "settle", {"agreement": "协议"})
     return case_id
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> None:
+    """Poll ``condition`` until it holds (background work in other threads or processes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError("condition not reached in time")

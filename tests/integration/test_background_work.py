@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -16,7 +15,7 @@ from sqlalchemy import func, select
 
 from tasks.app import create_celery
 from tasks.relay import Relay
-from tests.support import REDIS_URL, Network, referred_case, registration, tx
+from tests.support import REDIS_URL, Network, referred_case, registration, tx, wait_for
 from workflow.services import cases, outbox, sweep
 from workflow.storage.models import Notification, OutboxMessage, User
 
@@ -53,15 +52,6 @@ def redis_url() -> str:
     # Leftover messages name outbox rows that no longer exist; they are skipped.
     redis.Redis.from_url(REDIS_URL).ping()
     return REDIS_URL
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture

@@ -6,14 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tests.support import REDIS_URL, Network, referred_case, registration, tx
+from tests.support import REDIS_URL, Network, referred_case, registration, tx, wait_for
 from workflow.clock import SystemClock
 from workflow.services import cases
 from workflow.storage.models import EscalationStep, Notification, OutboxMessage
@@ -69,15 +67,6 @@ def stop(process: subprocess.Popen) -> None:
 def count(network: Network, statement) -> int:
     with tx(network.rt) as session:
         return session.scalar(statement) or 0
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(

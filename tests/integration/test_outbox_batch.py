@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -17,7 +16,16 @@ from sqlalchemy import func, select, text, update
 
 from tasks.app import PERFORM_OUTBOX, PERFORM_OUTBOX_BATCH, create_celery
 from tasks.jobs import relay_pass
-from tests.support import REDIS_URL, Network, referred_case, register, registration, trigger, tx
+from tests.support import (
+    REDIS_URL,
+    Network,
+    referred_case,
+    register,
+    registration,
+    trigger,
+    tx,
+    wait_for,
+)
 from workflow.services import cases, outbox, sweep
 from workflow.storage.models import Notification, OutboxMessage, Referral, User
 
@@ -392,15 +400,6 @@ def pending(network: Network) -> int:
         return session.scalar(
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status != "done")
         )
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def running(app: Any, concurrency: int = 2) -> Any:

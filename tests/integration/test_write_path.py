@@ -96,9 +96,9 @@ def runtime_network(network: Network) -> Network:
     return network
 
 
-def test_a_pooled_connection_that_died_while_idle_is_replaced(
-    pg_runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:  # noqa: ANN001
+@pytest.fixture
+def one_connection_pool(pg_runtime) -> Iterator[tuple[Engine, int]]:  # noqa: ANN001
+    """An engine whose pool holds one connection the server has killed, and its pid."""
     engine = db.make_engine(pg_runtime.settings.database_url, pool_size=1, max_overflow=0)
     try:
         with engine.connect() as connection:
@@ -107,35 +107,34 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced(
         with pg_runtime.engine.connect() as admin:
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             admin.commit()
-        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
-        with engine.connect() as connection:
-            again = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        assert again != pid
+        yield engine, pid
     finally:
         engine.dispose()
 
 
+def test_a_pooled_connection_that_died_while_idle_is_replaced(
+    one_connection_pool: tuple[Engine, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, killed = one_connection_pool
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    with engine.connect() as connection:
+        again = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    assert again != killed
+
+
 def test_a_connection_back_in_use_at_once_is_trusted_without_a_ping(
-    pg_runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:  # noqa: ANN001
+    one_connection_pool: tuple[Engine, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No round trip of its own per transaction: a connection that died within the idle
     threshold shows as an error of that one use (retried by tasks, 503 on the API)."""
     from sqlalchemy.exc import OperationalError
 
-    engine = db.make_engine(pg_runtime.settings.database_url, pool_size=1, max_overflow=0)
+    engine, _ = one_connection_pool
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
-    try:
-        with engine.connect() as connection:
-            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        with pg_runtime.engine.connect() as admin:
-            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            admin.commit()
-        with pytest.raises(OperationalError), engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        with engine.connect() as connection:  # the pool replaced the dead connection
-            assert connection.execute(text("SELECT 1")).scalar_one() == 1
-    finally:
-        engine.dispose()
+    with pytest.raises(OperationalError), engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    with engine.connect() as connection:  # the pool replaced the dead one
+        assert connection.execute(text("SELECT 1")).scalar_one() == 1
 
 
 def test_deadline_clocks_survive_a_later_flush(pg_network: Network) -> None:
