@@ -474,12 +474,16 @@ _CANDIDATE_STATION = aliased(Station, name="candidate_station")
 # Built once per actor (the scope is part of the statement), as building costs more
 # than running it.
 _TRANSITION_LOADS: dict[tuple[Actor, bool], Any] = {}
+
+
 # One value per statement: an uncorrelated sub-select is evaluated once.
-_NEXT_EVENT_ID = (
-    select(func.nextval(func.pg_get_serial_sequence("case_events", "id")))
-    .scalar_subquery()
-    .label("next_event_id")
-)
+def event_id_from_sequence() -> Any:
+    """The next timeline id, taken ahead of the insert (PostgreSQL), so the rows that
+    name the event can be written in the same round trip as the event itself."""
+    return func.nextval(func.pg_get_serial_sequence("case_events", "id"))
+
+
+_NEXT_EVENT_ID = select(event_id_from_sequence()).scalar_subquery().label("next_event_id")
 
 
 def _apply(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from workflow.runtime import Runtime
 from workflow.services import clocks as clock_service
-from workflow.services.cases import append_event, emit
+from workflow.services.cases import append_event, emit, event_id_from_sequence
 from workflow.storage.models import Case, ClockInstance, EscalationStep
 
 log = logging.getLogger(__name__)
@@ -169,9 +169,9 @@ def _next_event_ids(rt: Runtime, session: Session, count: int) -> Iterator[int |
     return iter(session.scalars(_NEXT_EVENT_IDS, {"count": count}).all())
 
 
-_NEXT_EVENT_IDS = select(
-    func.nextval(func.pg_get_serial_sequence("case_events", "id"))
-).select_from(func.generate_series(1, bindparam("count", type_=Integer)))
+_NEXT_EVENT_IDS = select(event_id_from_sequence()).select_from(
+    func.generate_series(1, bindparam("count", type_=Integer))
+)
 
 
 _CASES = select(Case).where(Case.id.in_(bindparam("case_ids", expanding=True)))
