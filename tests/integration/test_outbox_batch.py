@@ -388,10 +388,12 @@ def celery_app(pg_network: Network) -> Iterator[Any]:
 @pytest.fixture
 def received() -> Iterator[Received]:
     recorder = Received()
-    signals.after_task_publish.connect(recorder.on_publish, weak=False)
+    # Before, not after: a worker may run a task before its publisher's `after` signal
+    # fires, and a run must never be seen ahead of its publication.
+    signals.before_task_publish.connect(recorder.on_publish, weak=False)
     signals.task_prerun.connect(recorder.on_run, weak=False)
     yield recorder
-    signals.after_task_publish.disconnect(recorder.on_publish)
+    signals.before_task_publish.disconnect(recorder.on_publish)
     signals.task_prerun.disconnect(recorder.on_run)
 
 
