@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, select, text
@@ -12,29 +13,41 @@ from sqlalchemy import Engine, event, select, text
 from tests.support import Network, register, tx
 from workflow.services import cases
 from workflow.storage import db
+from workflow.storage.driver import DriverStatement
 from workflow.storage.models import CaseEvent, ClockInstance, OutboxMessage
 from workflow.storage.oneshot import flush_as_one_statement
 
 
 @contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
+def statements(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every statement sent: through SQLAlchemy's execution path or straight to the driver."""
     seen: list[str] = []
 
     def record(_conn, _cursor, statement, _params, _context, _many) -> None:  # noqa: ANN001
         seen.append(statement)
 
+    run_on_driver = DriverStatement.rows
+
+    def record_driver(self: DriverStatement, connection: Any, params: Any) -> Any:
+        seen.append(self.sql)
+        return run_on_driver(self, connection, params)
+
+    monkeypatch.setattr(DriverStatement, "rows", record_driver)
     event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        monkeypatch.undo()
 
 
-def test_an_accept_reads_once_and_writes_once_on_postgres(pg_network: Network) -> None:
+def test_an_accept_reads_once_and_writes_once_on_postgres(
+    pg_network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rt = pg_network.rt
     case_id = register(pg_network)
     actor = pg_network.actor("cw1")
-    with statements(rt.engine) as seen, tx(rt) as session:
+    with statements(rt.engine, monkeypatch) as seen, tx(rt) as session:
         done = cases.trigger_event(
             rt, session, actor, case_id, "accept", 1, {"assignee_id": pg_network.users["cw1b"]}
         )

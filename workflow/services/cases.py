@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased, defer, make_transient_to_detached
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 
 from workflow.definition import EventDef, WorkflowDefinition
 from workflow.errors import (
@@ -27,6 +27,7 @@ from workflow.machine import CompiledWorkflow
 from workflow.runtime import Runtime
 from workflow.services import clocks as clock_service
 from workflow.services.actors import Actor, case_scope, load_case_in_scope, require_case_reader
+from workflow.storage.driver import DriverStatement, as_loaded
 from workflow.storage.models import (
     Case,
     CaseEvent,
@@ -394,9 +395,10 @@ def _load_for_transition(
 ) -> _Loaded:
     """The case locked, its open clocks and what the event will need.
 
-    On PostgreSQL one statement: the open clocks joined to the locked case, the new
-    event's id drawn from its sequence (a refused transition leaves a gap, as a rollback
-    would) and, for an `accept`, the assignee it would choose with their station.
+    On PostgreSQL one prepared statement run by the driver: the open clocks joined to
+    the locked case, the new event's id drawn from its sequence (a refused transition
+    leaves a gap, as a rollback would) and, for an `accept`, the assignee it would
+    choose with their station. The rows become the session's objects as a query's would.
     """
     if not rt.is_postgres:
         case = load_case_in_scope(session, actor, case_id, lock=True)
@@ -408,72 +410,89 @@ def _load_for_transition(
     if statement is None:
         if len(_TRANSITION_LOADS) >= 1024:
             _TRANSITION_LOADS.clear()  # a bound, not an LRU: rebuilding is cheap enough
-        statement = _TRANSITION_LOADS[key] = _transition_load(actor, with_candidate)
+        statement = _TRANSITION_LOADS[key] = _transition_load(
+            actor, with_candidate, session.get_bind().dialect
+        )
     given = data.get("assignee_id")
     hint = given if isinstance(given, int) and not isinstance(given, bool) else None
-    rows = session.execute(
-        statement, {"case_id": case_id, "given": hint, "actor_id": actor.id}
-    ).all()
+    rows = statement.rows(
+        session.connection(), {"case_id": case_id, "given": hint, "actor_id": actor.id}
+    )
     if not rows:
         raise NotFound("no such case")
     first = rows[0]
-    clocks = [row[1] for row in rows if row[1] is not None]
+    case = as_loaded(session, Case, dict(zip(_CASE_KEYS, first[:_CLOCKS_AT], strict=True)))
+    clocks = [
+        as_loaded(
+            session, ClockInstance, dict(zip(_CLOCK_KEYS, row[_CLOCKS_AT:_EXTRA_AT], strict=True))
+        )
+        for row in rows
+        if row[_CLOCKS_AT] is not None
+    ]
+    event_id = first[_EXTRA_AT]
     if not with_candidate:
-        return _Loaded(first[0], clocks, first[2])
-    candidate = first[4:] if first[4] is not None else None
-    return _Loaded(first[0], clocks, first[2], first[3], candidate)
+        return _Loaded(case, clocks, event_id)
+    candidate = first[_EXTRA_AT + 2 :] if first[_EXTRA_AT + 2] is not None else None
+    return _Loaded(case, clocks, event_id, first[_EXTRA_AT + 1], candidate)
 
 
-def _transition_load(actor: Actor, with_candidate: bool) -> Any:
-    statement = (
-        select(Case, ClockInstance, _NEXT_EVENT_ID)
-        .outerjoin(ClockInstance, clock_service.open_clock_of_case())
-        .where(Case.id == bindparam("case_id"), case_scope(actor))
-        # Columns no transition reads stay unread (each costs the driver on every row);
-        # values an earlier read of this session holds are kept, others load on access.
-        .options(*(defer(column) for column in _NOT_READ_BY_TRANSITIONS))
-        # Replace values an earlier read in this session left: the lock's are current.
-        .with_for_update(of=Case)
-        .execution_options(populate_existing=True)
-    )
+_NOT_READ_BY_TRANSITIONS = frozenset(
+    {
+        "number",
+        "channel",
+        "registered_by_id",
+        "complainant_sealed",
+        "victim_sealed",
+        "respondent_sealed",
+        "summary_sealed",
+        "phone_index",
+        "id_number_index",
+        "received_on",
+        "created_at",
+    }
+)
+_CASES = Case.metadata.tables[Case.__tablename__]
+_CLOCKS = ClockInstance.metadata.tables[ClockInstance.__tablename__]
+# Columns no transition reads stay unread (each costs the driver on every row); they
+# load on access, as deferred columns do.
+_CASE_COLUMNS = [c for c in _CASES.c if c.key not in _NOT_READ_BY_TRANSITIONS]
+_CASE_KEYS = tuple(c.key for c in _CASE_COLUMNS)
+_CLOCK_KEYS = tuple(c.key for c in _CLOCKS.c)
+_CLOCKS_AT = len(_CASE_KEYS)
+_EXTRA_AT = _CLOCKS_AT + len(_CLOCK_KEYS)
+_CANDIDATE = aliased(User, name="candidate")
+_CANDIDATE_STATION = aliased(Station, name="candidate_station")
+# Built once per actor (the scope is part of the statement), as building costs more
+# than running it.
+_TRANSITION_LOADS: dict[tuple[Actor, bool], DriverStatement] = {}
+
+
+def _transition_load(actor: Actor, with_candidate: bool, dialect: Any) -> DriverStatement:
+    columns: list[Any] = [*_CASE_COLUMNS, *_CLOCKS.c, _NEXT_EVENT_ID]
+    joined = _CASES.outerjoin(_CLOCKS, clock_service.open_clock_of_case())
     if with_candidate:
         chosen = func.coalesce(
             bindparam("given", type_=BigInteger),
             Case.assignee_id,
             bindparam("actor_id", type_=BigInteger),
         )
-        statement = (
-            statement.add_columns(
-                chosen.label("candidate_id"),
-                _CANDIDATE.role,
-                _CANDIDATE.station_id,
-                _CANDIDATE.active,
-                _CANDIDATE_STATION.path,
-            )
-            .outerjoin(_CANDIDATE, _CANDIDATE.id == chosen)
-            .outerjoin(_CANDIDATE_STATION, _CANDIDATE_STATION.id == _CANDIDATE.station_id)
+        columns += [
+            chosen.label("candidate_id"),
+            _CANDIDATE.role,
+            _CANDIDATE.station_id,
+            _CANDIDATE.active,
+            _CANDIDATE_STATION.path,
+        ]
+        joined = joined.outerjoin(_CANDIDATE, _CANDIDATE.id == chosen).outerjoin(
+            _CANDIDATE_STATION, _CANDIDATE_STATION.id == _CANDIDATE.station_id
         )
-    return statement
-
-
-_NOT_READ_BY_TRANSITIONS = (
-    Case.number,
-    Case.channel,
-    Case.registered_by_id,
-    Case.complainant_sealed,
-    Case.victim_sealed,
-    Case.respondent_sealed,
-    Case.summary_sealed,
-    Case.phone_index,
-    Case.id_number_index,
-    Case.received_on,
-    Case.created_at,
-)
-_CANDIDATE = aliased(User, name="candidate")
-_CANDIDATE_STATION = aliased(Station, name="candidate_station")
-# Built once per actor (the scope is part of the statement), as building costs more
-# than running it.
-_TRANSITION_LOADS: dict[tuple[Actor, bool], Any] = {}
+    statement = (
+        select(*columns)
+        .select_from(joined)
+        .where(Case.id == bindparam("case_id", type_=BigInteger), case_scope(actor))
+        .with_for_update(of=_CASES)
+    )
+    return DriverStatement(statement, dialect, columns)
 
 
 # One value per statement: an uncorrelated sub-select is evaluated once.

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, bindparam, select
+from sqlalchemy import ColumnElement, and_, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from workflow.calendar import WorkCalendar
@@ -206,7 +206,8 @@ def open_clock_of_case() -> ColumnElement[bool]:
     """A clock of the case in the statement that is still open (to join it to the case)."""
     return and_(
         ClockInstance.case_id == Case.id,
-        ClockInstance.status.in_(OPEN_STATUSES),
+        # A fixed list, not an expanding one: the transition's read is prepared once.
+        ClockInstance.status.in_([literal(status) for status in OPEN_STATUSES]),
         ClockInstance.stopped_at.is_(None),
     )
 

@@ -23,6 +23,8 @@ from sqlalchemy import Table, bindparam, insert, inspect, literal, select, union
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 
+from workflow.storage.driver import DriverStatement
+
 
 def flush_as_one_statement(session: Session) -> None:
     """Flush ``session`` (PostgreSQL: one statement for all its new and modified rows)."""
@@ -50,9 +52,11 @@ def flush_as_one_statement(session: Session) -> None:
     )
     statement = _STATEMENTS.get(shape)
     if statement is None:
-        statement = _STATEMENTS[shape] = _statement(*shape)
-    # Plain Core: straight to the connection, past the ORM's execution plumbing.
-    rows = session.connection().execute(statement, params)
+        statement = _STATEMENTS[shape] = DriverStatement(
+            _statement(*shape), session.get_bind().dialect
+        )
+    # Straight to the driver, past SQLAlchemy's execution plumbing, in the session's transaction.
+    rows = statement.rows(session.connection(), params)
     ids = {int(index): id_ for index, id_ in rows}
     for index, (obj, (_, _, pk_key)) in enumerate(zip(new, inserts, strict=True)):
         if getattr(obj, pk_key) is None:
@@ -66,7 +70,7 @@ def flush_as_one_statement(session: Session) -> None:
 
 # A statement per shape (which tables, which columns), built and compiled once: building
 # the constructs costs more than running them. Values travel as parameters.
-_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+_STATEMENTS: dict[tuple[Any, ...], DriverStatement] = {}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,142 @@
+"""Statements run straight on psycopg: values, errors and session objects as through SQLAlchemy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import BigInteger, bindparam, exc, insert, select, text
+
+from tests.support import Network, register, tx
+from workflow.services import cases
+from workflow.storage.driver import DriverStatement, as_loaded
+from workflow.storage.models import Case, OutboxMessage
+from workflow.storage.types import UTCDateTime
+
+OUTBOX = OutboxMessage.__table__
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def _insert_outbox(dialect: object) -> DriverStatement:
+    columns = ("case_id", "work", "payload", "status", "attempts", "available_at", "created_at")
+    statement = (
+        insert(OUTBOX)
+        .values({c: bindparam(c, type_=OUTBOX.c[c].type) for c in columns})
+        .returning(OUTBOX.c.id, OUTBOX.c.payload, OUTBOX.c.created_at)
+    )
+    return DriverStatement(statement, dialect, [OUTBOX.c.id, OUTBOX.c.payload, OUTBOX.c.created_at])
+
+
+def test_values_go_through_the_column_types_both_ways(pg_network: Network) -> None:
+    rt = pg_network.rt
+    case_id = register(pg_network)
+    local = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)
+    with tx(rt) as session:
+        statement = _insert_outbox(session.get_bind().dialect)
+        ((outbox_id, payload, created_at),) = statement.rows(
+            session.connection(),
+            {
+                "case_id": case_id,
+                "work": "notify",
+                "payload": {"case_id": case_id, "to": ["assignee"]},  # JSONB, adapted
+                "status": "pending",
+                "attempts": 0,
+                "available_at": local,
+                "created_at": local,
+            },
+        )
+    assert payload == {"case_id": case_id, "to": ["assignee"]}
+    # UTCDateTime's result processor: aware and in UTC, as through SQLAlchemy.
+    assert created_at == local and created_at.tzinfo == UTC
+    with tx(rt) as session:
+        assert session.get(OutboxMessage, outbox_id).available_at == local
+
+
+def test_a_naive_datetime_is_refused_as_through_sqlalchemy(pg_network: Network) -> None:
+    with tx(pg_network.rt) as session:
+        statement = DriverStatement(
+            select(bindparam("at", type_=UTCDateTime)), session.get_bind().dialect
+        )
+        with pytest.raises(ValueError, match="naive"):
+            statement.rows(session.connection(), {"at": datetime(2026, 11, 20, 10, 0)})
+
+
+def test_a_driver_error_is_sqlalchemys_exception_without_the_values(pg_network: Network) -> None:
+    rt = pg_network.rt
+    with tx(rt) as session:
+        statement = _insert_outbox(session.get_bind().dialect)
+        with pytest.raises(exc.IntegrityError) as raised:
+            statement.rows(
+                session.connection(),
+                {
+                    "case_id": 999_999,  # no such case: the foreign key refuses it
+                    "work": "notify",
+                    "payload": {"secret": "Zhang San, 13800000000"},
+                    "status": "pending",
+                    "attempts": 0,
+                    "available_at": datetime.now(UTC),
+                    "created_at": datetime.now(UTC),
+                },
+            )
+    assert "13800000000" not in str(raised.value)
+
+
+def test_a_connection_lost_mid_statement_is_invalidated(pg_network: Network) -> None:
+    rt = pg_network.rt
+    with tx(rt) as session:
+        connection = session.connection()
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with rt.engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.commit()
+        statement = DriverStatement(
+            select(bindparam("n", type_=BigInteger)), session.get_bind().dialect
+        )
+        with pytest.raises(exc.OperationalError) as raised:
+            statement.rows(connection, {"n": 1})
+        assert raised.value.connection_invalidated
+        assert connection.invalidated
+        session.rollback()
+    with tx(rt) as session:  # the pool hands out a live connection again
+        assert session.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def test_a_row_becomes_the_sessions_object_and_unread_columns_load_on_access(
+    pg_network: Network,
+) -> None:
+    rt = pg_network.rt
+    case_id = register(pg_network)
+    with tx(rt) as session:
+        number = session.get(Case, case_id).number
+    with tx(rt) as session:
+        case = as_loaded(session, Case, {"id": case_id, "state": "intake", "version": 1})
+        assert case in session and not session.dirty
+        assert session.get(Case, case_id) is case  # in the identity map
+        assert case.number == number  # not read: loaded on access
+        case.risk = "high"
+        assert case in session.dirty
+    with tx(rt) as session:
+        assert session.get(Case, case_id).risk == "high"
+
+
+def test_a_row_replaces_the_values_of_an_object_the_session_holds(pg_network: Network) -> None:
+    rt = pg_network.rt
+    case_id = register(pg_network)
+    with tx(rt) as session:
+        held = session.get(Case, case_id)
+        assert held.version == 1
+        again = as_loaded(session, Case, {"id": case_id, "version": 7, "state": "mediation"})
+        assert again is held and held.version == 7 and held.state == "mediation"
+        assert not session.dirty  # the row's values, not a change to write
+        session.rollback()
+
+
+def test_a_transition_reads_unread_columns_only_when_asked(pg_network: Network) -> None:
+    rt = pg_network.rt
+    case_id = register(pg_network)
+    with tx(rt) as session:
+        number = session.get(Case, case_id).number
+    with tx(rt) as session:
+        done = cases.trigger_event(rt, session, pg_network.actor("cw1"), case_id, "accept", 1, {})
+        assert "number" not in done.case.__dict__  # left unread by the locked read
+        assert done.case.number == number
