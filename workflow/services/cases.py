@@ -449,6 +449,7 @@ _NOT_READ_BY_TRANSITIONS = frozenset(
         "id_number_index",
         "received_on",
         "created_at",
+        "facts",
     }
 )
 _CASES = Case.metadata.tables[Case.__tablename__]

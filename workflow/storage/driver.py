@@ -86,7 +86,7 @@ class DriverStatement:
         assert isinstance(driver, psycopg.Connection)
         try:
             with psycopg.RawCursor(driver) as cursor:
-                cursor.execute(self.sql, values, prepare=True)
+                cursor.execute(self.sql, values, prepare=True, binary=True)
                 rows = cursor.fetchall()
         except psycopg.Error as error:
             raise _as_sqlalchemy_error(connection, self.sql, values, error) from error
