@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from workflow.definition import EventDef, WorkflowDefinition
 from workflow.errors import (
@@ -408,11 +409,12 @@ def _load_for_transition(
     key = (actor, with_candidate)
     statement = _TRANSITION_LOADS.get(key)
     if statement is None:
-        if len(_TRANSITION_LOADS) >= 1024:
-            _TRANSITION_LOADS.clear()  # a bound, not an LRU: rebuilding is cheap enough
-        statement = _TRANSITION_LOADS[key] = _transition_load(
-            actor, with_candidate, session.get_bind().dialect
-        )
+        with _BUILDING:
+            if len(_TRANSITION_LOADS) >= 1024:
+                _TRANSITION_LOADS.clear()  # a bound, not an LRU: rebuilding is cheap enough
+            statement = _TRANSITION_LOADS[key] = _transition_load(
+                actor, with_candidate, session.get_bind().dialect
+            )
     given = data.get("assignee_id")
     hint = given if isinstance(given, int) and not isinstance(given, bool) else None
     rows = statement.rows(
@@ -461,11 +463,14 @@ _CASE_KEYS = tuple(c.key for c in _CASE_COLUMNS)
 _CLOCK_KEYS = tuple(c.key for c in _CLOCKS.c)
 _CLOCKS_AT = len(_CASE_KEYS)
 _EXTRA_AT = _CLOCKS_AT + len(_CLOCK_KEYS)
-_CANDIDATE = aliased(User, name="candidate")
-_CANDIDATE_STATION = aliased(Station, name="candidate_station")
+# Plain table aliases: an ORM alias adapts its columns lazily, which is not safe when
+# two threads build their first statement at the same moment.
+_CANDIDATE = User.metadata.tables[User.__tablename__].alias("candidate")
+_CANDIDATE_STATION = Station.metadata.tables[Station.__tablename__].alias("candidate_station")
 # Built once per actor (the scope is part of the statement), as building costs more
-# than running it.
+# than running it; one thread builds at a time.
 _TRANSITION_LOADS: dict[tuple[Actor, bool], DriverStatement] = {}
+_BUILDING = threading.Lock()
 
 
 def _transition_load(actor: Actor, with_candidate: bool, dialect: Any) -> DriverStatement:
@@ -474,23 +479,24 @@ def _transition_load(actor: Actor, with_candidate: bool, dialect: Any) -> Driver
     if with_candidate:
         chosen = func.coalesce(
             bindparam("given", type_=BigInteger),
-            Case.assignee_id,
+            _CASES.c.assignee_id,
             bindparam("actor_id", type_=BigInteger),
         )
+        candidate, station = _CANDIDATE.c, _CANDIDATE_STATION.c
         columns += [
             chosen.label("candidate_id"),
-            _CANDIDATE.role,
-            _CANDIDATE.station_id,
-            _CANDIDATE.active,
-            _CANDIDATE_STATION.path,
+            candidate.role,
+            candidate.station_id,
+            candidate.active,
+            station.path,
         ]
-        joined = joined.outerjoin(_CANDIDATE, _CANDIDATE.id == chosen).outerjoin(
-            _CANDIDATE_STATION, _CANDIDATE_STATION.id == _CANDIDATE.station_id
+        joined = joined.outerjoin(_CANDIDATE, candidate.id == chosen).outerjoin(
+            _CANDIDATE_STATION, station.id == candidate.station_id
         )
     statement = (
         select(*columns)
         .select_from(joined)
-        .where(Case.id == bindparam("case_id", type_=BigInteger), case_scope(actor))
+        .where(_CASES.c.id == bindparam("case_id", type_=BigInteger), case_scope(actor))
         .with_for_update(of=_CASES)
     )
     return DriverStatement(statement, dialect, columns)

@@ -39,7 +39,8 @@ def flush_as_one_statement(session: Session) -> None:
     inserts = [_insert_values(obj, index, params) for index, obj in enumerate(new)]
     modified: list[Any] = []
     updates: list[tuple[Table, dict[str, Any], None]] = []
-    for obj in session.dirty:
+    # In a fixed order (the session's is a set's): one shape, one prepared statement.
+    for obj in sorted(session.dirty, key=_table_name):
         changed = _update_values(obj, len(updates), params)
         if changed[1]:
             modified.append(obj)
@@ -171,6 +172,10 @@ def _statement(
         parts = [select(literal(-1), literal(None))]
     statement = parts[0] if len(parts) == 1 else union_all(*parts)
     return statement.add_cte(*changed_ctes)
+
+
+def _table_name(obj: Any) -> str:
+    return str(inspect(obj).mapper.local_table.name)
 
 
 def _column_key(table: Table, attribute_key: str) -> str:
