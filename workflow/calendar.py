@@ -9,7 +9,6 @@ from enum import StrEnum
 from functools import lru_cache
 
 import chinese_calendar
-from holidays.countries.china import China
 
 OFFICIAL = "official"
 PROVISIONAL = "provisional"
@@ -127,6 +126,10 @@ def statutory_holidays(year: int) -> dict[date, str]:
     add(date(year, 5, 2), "Labour Day")
     for day_of_month in (1, 2, 3):
         add(date(year, 10, day_of_month), "National Day")
+
+    # Imported here, not at start-up: the package loads every country it has (a
+    # quarter of a second), and most processes never compute a provisional year.
+    from holidays.countries.china import China
 
     # observed=False drops the library's guessed in-lieu days; the substitute days of
     # past published schedules are dropped by taking only the anchor festivals by name.
