@@ -1,14 +1,15 @@
 """The transition's two statements, run straight on psycopg: compiled once, prepared once.
 
 A transition is two statements (the locked read, the one-statement write) and each of
-them, run through SQLAlchemy's execution path, cost the client about four times what
-the driver itself spends: building the execution context, the parameter and result
-processing set up per call, psycopg describing every column of the result for the
-result's metadata, psycopg converting the ``%(name)s`` placeholders. Here a Core
-statement is compiled by SQLAlchemy once, its placeholders numbered once (``$1``, a
-psycopg ``RawCursor`` passes them as they are), its type processors looked up once,
-and it runs as a server-side prepared statement on the session's own connection, in
-the session's transaction.
+them, run through SQLAlchemy's execution path, cost the client three to five times
+what the driver itself spends (measured: 0.52 ms on a Core connection, 0.90 ms through
+the ORM session, 0.17 ms here, for the locked read): building the execution context,
+the parameter and result processing set up per call, psycopg describing every column
+of the result for the result's metadata, psycopg converting the ``%(name)s``
+placeholders. Here a Core statement is compiled by SQLAlchemy once, its placeholders
+numbered once (``$1``, a psycopg ``RawCursor`` passes them as they are), its type
+processors looked up once, and it runs as a server-side prepared statement on the
+session's own connection, in the session's transaction, its results in binary format.
 
 What SQLAlchemy's path does for a statement is kept: values go through the same bind
 and result processors of their column types, and a driver error is raised as the
@@ -19,7 +20,7 @@ a lost connection invalidated so the pool does not hand it out again.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -31,8 +32,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 T = TypeVar("T")
-
-Processor = Callable[[Any], Any] | None
 
 # SQLAlchemy's psycopg dialect renders parameters as %(name)s (a literal % as %%).
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
