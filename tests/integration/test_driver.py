@@ -140,3 +140,22 @@ def test_a_transition_reads_unread_columns_only_when_asked(pg_network: Network) 
         done = cases.trigger_event(rt, session, pg_network.actor("cw1"), case_id, "accept", 1, {})
         assert "number" not in done.case.__dict__  # left unread by the locked read
         assert done.case.number == number
+
+
+def test_rows_are_taken_by_column_key_only_where_it_is_the_attribute_key() -> None:
+    from sqlalchemy import Column, Integer
+    from sqlalchemy.orm import DeclarativeBase
+
+    from workflow.storage.driver import require_attribute_keys
+
+    class Scratch(DeclarativeBase):
+        pass
+
+    class Renamed(Scratch):
+        __tablename__ = "renamed"
+        id = Column(Integer, primary_key=True)
+        amount = Column("quantity", Integer)  # attribute `amount`, column `quantity`
+
+    require_attribute_keys(Renamed, ["id", "amount"])
+    with pytest.raises(ValueError, match="quantity"):
+        require_attribute_keys(Renamed, ["id", "quantity"])

@@ -28,7 +28,7 @@ from workflow.machine import CompiledWorkflow
 from workflow.runtime import Runtime
 from workflow.services import clocks as clock_service
 from workflow.services.actors import Actor, case_scope, load_case_in_scope, require_case_reader
-from workflow.storage.driver import DriverStatement, as_loaded
+from workflow.storage.driver import DriverStatement, as_loaded, require_attribute_keys
 from workflow.storage.models import (
     Case,
     CaseEvent,
@@ -463,6 +463,8 @@ _CASE_KEYS = tuple(c.key for c in _CASE_COLUMNS)
 _CLOCK_KEYS = tuple(c.key for c in _CLOCKS.c)
 _CLOCKS_AT = len(_CASE_KEYS)
 _EXTRA_AT = _CLOCKS_AT + len(_CLOCK_KEYS)
+require_attribute_keys(Case, _CASE_KEYS)
+require_attribute_keys(ClockInstance, _CLOCK_KEYS)
 # Plain table aliases: an ORM alias adapts its columns lazily, which is not safe when
 # two threads build their first statement at the same moment.
 _CANDIDATE = User.metadata.tables[User.__tablename__].alias("candidate")

@@ -143,6 +143,14 @@ def as_loaded(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     return obj  # type: ignore[no-any-return]
 
 
+def require_attribute_keys(cls: type, column_keys: Sequence[str]) -> None:
+    """``as_loaded`` takes a row's values by column key: they must be the attribute keys."""
+    attributes = set(_mapper(cls).column_attrs.keys())
+    stray = [key for key in column_keys if key not in attributes]
+    if stray:
+        raise ValueError(f"{cls.__name__}: columns not mapped under their own names: {stray}")
+
+
 def _mapper(cls: type) -> Mapper[Any]:
     mapper = _MAPPERS.get(cls)
     if mapper is None:
