@@ -38,8 +38,12 @@ SELECT c.ids[g % c.n + 1], 'resolution', 'running', now() - interval '1 day',
 FROM (SELECT array_agg(id) AS ids, count(*) AS n FROM cases) c,
      generate_series({first}, {last}) g
 """
+# The columns the sweep reads, as the service's claim selects them.
 HAND_CLAIM = (
-    "SELECT * FROM clocks WHERE next_step_at IS NOT NULL AND next_step_at <= %s "
+    "SELECT id, case_id, name, status, opened_at, due_at, unit, length, stopped_at, "
+    "escalation_level, next_step, next_step_at, (computation ->> 'extra')::integer AS extra, "
+    "computation ->> 'until' AS until FROM clocks "
+    "WHERE next_step_at IS NOT NULL AND next_step_at <= %s "
     "ORDER BY next_step_at LIMIT %s FOR UPDATE SKIP LOCKED"
 )
 

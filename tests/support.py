@@ -190,6 +190,26 @@ def register(network: Network, username: str = "cw1", **overrides: object) -> in
         return cases.register_case(network.rt, session, actor, registration(**overrides)).id
 
 
+def protection_order_in_court(network: Network, urgent: bool = False) -> int:
+    """A domestic violence case referred for a protection order, acknowledged by the court."""
+    case_id = register(network, category="domestic_violence", risk="high")
+    trigger(
+        network,
+        "cw1",
+        case_id,
+        "refer",
+        {"kind": "protection_order", "summary": "申请保护令", "applicant": "victim"},
+    )
+    trigger(
+        network,
+        "liaison",
+        case_id,
+        "acknowledge",
+        {"docket_number": "(2026)保1号", "urgent": urgent},
+    )
+    return case_id
+
+
 def trigger(
     network: Network,
     username: str,

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from tests.support import Network, registration, tx
+from tests.support import (
+    Network,
+    protection_order_in_court,
+    register,
+    registration,
+    trigger,
+    tx,
+    view_of,
+)
 from workflow.services import cases, outbox, queries, sweep
-from workflow.storage.models import CaseEvent, EscalationStep, Notification, User
+from workflow.storage.models import (
+    CaseEvent,
+    ClockInstance,
+    EscalationStep,
+    Notification,
+    User,
+)
 
 
 def register_backdated(network: Network, days: int, username: str = "cw1", **overrides) -> int:
@@ -35,6 +49,23 @@ def steps_of(network: Network, case_id: int) -> list[str]:
                 .order_by(EscalationStep.id)
             )
         )
+
+
+def steps_of_clock(network: Network, case_id: int, name: str) -> list[str]:
+    with tx(network.rt) as session:
+        return list(
+            session.scalars(
+                select(EscalationStep.step)
+                .join(ClockInstance, ClockInstance.id == EscalationStep.clock_id)
+                .where(EscalationStep.case_id == case_id, ClockInstance.name == name)
+                .order_by(EscalationStep.id)
+            )
+        )
+
+
+def due_at(network: Network, case_id: int, name: str) -> datetime:
+    clocks = [c for c in view_of(network, case_id)["clocks"] if c["clock"] == name]
+    return datetime.fromisoformat(clocks[-1]["due_at"])
 
 
 def notified(network: Network, case_id: int) -> dict[str, list[str]]:
@@ -137,3 +168,50 @@ def test_two_sweeps_racing_fire_each_step_once(pg_network: Network) -> None:
     assert sum(fired) == 90
     for case_id in case_ids:
         assert steps_of(pg_network, case_id) == ["level1", "level2", "level3"]
+
+
+def test_the_ladder_after_a_breach_counts_from_the_extended_deadline(network: Network) -> None:
+    # The extension is kept in the clock's computation ("extra"): the sweep must read it
+    # when it schedules level 2, or level 2 (and 3) would count from the first deadline,
+    # already ten days past, and fire together with level 1.
+    rt = network.rt
+    case_id = register(network)
+    trigger(network, "cw1", case_id, "accept")
+    first = due_at(network, case_id, "resolution")
+    trigger(network, "sup_t1", case_id, "extend", {"days": 10, "reason": "等待鉴定"})
+    extended = due_at(network, case_id, "resolution")
+    assert extended - first >= timedelta(days=10)
+    rt.clock.advance(extended - rt.now() + timedelta(hours=1))
+    sweep.sweep(rt)
+    assert steps_of_clock(network, case_id, "resolution") == ["reminder", "level1"]
+    with tx(rt) as session:
+        clock = session.scalars(
+            select(ClockInstance).where(
+                ClockInstance.case_id == case_id, ClockInstance.name == "resolution"
+            )
+        ).one()
+        assert clock.status == "breached" and clock.escalation_level == 1
+        assert clock.next_step == "level2" and clock.next_step_at > extended
+
+
+def test_an_order_expiry_clock_reminds_before_its_date_and_breaches_on_it(
+    network: Network,
+) -> None:
+    # An "until" clock ends with the given day even when it is a rest day, where a period
+    # of days would roll to the next working day. The date is kept in the computation:
+    # the sweep must count the ladder from it, or level 1 would come a day or more late.
+    rt = network.rt
+    case_id = protection_order_in_court(network)
+    expires = (rt.now() + timedelta(days=150)).date()
+    with tx(rt) as session:
+        calendar = rt.calendar(session)
+        while not calendar.is_rest_day(expires):
+            expires += timedelta(days=1)
+    trigger(network, "liaison", case_id, "rule", {"outcome": "granted", "expires_on": str(expires)})
+    expiry = due_at(network, case_id, "order_expiry")
+    rt.clock.advance(expiry - rt.now() - timedelta(days=10))
+    sweep.sweep(rt)
+    assert steps_of_clock(network, case_id, "order_expiry") == ["reminder"]
+    rt.clock.advance(timedelta(days=10, hours=1))
+    sweep.sweep(rt)
+    assert steps_of_clock(network, case_id, "order_expiry") == ["reminder", "level1"]

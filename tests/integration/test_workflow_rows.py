@@ -6,32 +6,21 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.support import Network, register, settled_case, trigger, tx, view_of
+from tests.support import (
+    Network,
+    protection_order_in_court,
+    register,
+    settled_case,
+    trigger,
+    tx,
+    view_of,
+)
 from workflow.errors import Forbidden, GuardFailed, InvalidTransition, ValidationFailed
 from workflow.services import actions
 
 
 def clock(view: dict, name: str) -> dict:
     return [c for c in view["clocks"] if c["clock"] == name][-1]
-
-
-def protection_order_in_court(network: Network, urgent: bool = False) -> int:
-    case_id = register(network, category="domestic_violence", risk="high")
-    trigger(
-        network,
-        "cw1",
-        case_id,
-        "refer",
-        {"kind": "protection_order", "summary": "申请保护令", "applicant": "victim"},
-    )
-    trigger(
-        network,
-        "liaison",
-        case_id,
-        "acknowledge",
-        {"docket_number": "(2026)保1号", "urgent": urgent},
-    )
-    return case_id
 
 
 def test_decline_is_a_supervisors_event_and_closes_the_case(network: Network) -> None:

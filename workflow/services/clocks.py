@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, bindparam, literal, select
@@ -17,6 +17,13 @@ from workflow.storage.models import Case, ClockInstance, EscalationStep
 
 OPEN_STATUSES = ("running", "suspended", "breached")
 DAY_UNITS = frozenset({"days", "working_days", "months"})
+
+
+class StepPointer(Protocol):
+    """A clock's pointer to its next ladder step: an ORM clock or the sweep's claimed row."""
+
+    next_step: str | None
+    next_step_at: datetime | None
 
 
 def mandatory_report_duty(case: Case, definition: WorkflowDefinition) -> bool:
@@ -123,7 +130,7 @@ def ladder_steps(
 
 
 def schedule_next_step(
-    clock: ClockInstance,
+    clock: StepPointer,
     clock_def: ClockDef,
     deadline: Deadline,
     calendar: WorkCalendar,

@@ -21,7 +21,11 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         return _sqlite_engine(database_url, **kwargs)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    engine = create_engine(database_url, **kwargs)
+    # Sessions in UTC whatever the server's default: values are stored and read as UTC,
+    # and psycopg then returns them tagged UTC (no conversion per value on reading).
+    connect_args = kwargs.pop("connect_args", {})
+    connect_args.setdefault("options", "-c TimeZone=UTC")
+    engine = create_engine(database_url, connect_args=connect_args, **kwargs)
     _ping_when_idle(engine)
     return engine
 

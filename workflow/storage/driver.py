@@ -66,10 +66,11 @@ class DriverStatement:
         self._bind = tuple(
             binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         )
-        self._result = tuple(
+        processors = (
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
-        self._processed = any(p is not None for p in self._result)
+        # Only the columns that have a processor are visited per row (most have none).
+        self._result = tuple((at, p) for at, p in enumerate(processors) if p is not None)
 
     def values(self, params: Mapping[str, Any]) -> list[Any]:
         out = []
@@ -89,15 +90,17 @@ class DriverStatement:
                 rows = cursor.fetchall()
         except psycopg.Error as error:
             raise _as_sqlalchemy_error(connection, self.sql, values, error) from error
-        if not self._processed:
+        if not self._result:
             return rows
         return [self._process(row) for row in rows]
 
     def _process(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(
-            process(value) if process is not None and value is not None else value
-            for process, value in zip(self._result, row, strict=False)
-        )
+        values = list(row)
+        for at, process in self._result:
+            value = values[at]
+            if value is not None:
+                values[at] = process(value)
+        return tuple(values)
 
 
 def _as_sqlalchemy_error(
