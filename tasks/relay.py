@@ -29,9 +29,15 @@ BROKER_DOWN_BACKOFF = timedelta(seconds=5)
 # and the stream of small claims under load is shared by the children anyway.
 MAX_CHUNK = 50
 MIN_CHUNK = 4
-# Under load (rows handed out a moment ago) a wake-up waits this long, so the commits
-# of a few more transitions go out in the same claim; at idle it is served at once.
+# Under load (rows handed out a moment ago) a wake-up waits until this long after the
+# last pass, so the commits of a few more transitions go out in the same claim; at idle
+# it is served at once. When commits arrived while the last pass ran, they are coming
+# as a stream and the wait is longer: each task then carries more rows, and the task's
+# own cost (claim, publish, consume, transaction) is shared by them. Measured end to end
+# (bench measure 3, 2 cores): 219 transitions/s with 20 ms for all, 262 with 60 ms. One
+# caseworker's commit at a time keeps the short wait (and the idle latency).
 GATHER_SECONDS = 0.02
+GATHER_STREAM_SECONDS = 0.06
 
 
 def chunked(ids: list[int], parts: int) -> list[list[int]]:
@@ -106,11 +112,13 @@ class Relay:
         rt: Runtime,
         interval: float = PASS_SECONDS,
         gather: float = GATHER_SECONDS,
+        gather_stream: float = GATHER_STREAM_SECONDS,
     ) -> None:
         self.app = app
         self.rt = rt
         self.interval = interval
         self.gather = gather
+        self.gather_stream = gather_stream
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -141,6 +149,7 @@ class Relay:
         from tasks.jobs import relay_pass
 
         busy_at = float("-inf")  # when the last pass that handed rows out ended
+        streaming = False  # commits arrived while that pass ran
         while not self._stop.is_set():
             self._wake.wait(self.interval)
             if self._stop.is_set():
@@ -148,12 +157,13 @@ class Relay:
             # Commits arriving back to back: let a few more gather into this claim
             # (fewer claims, tasks and transactions per row); the first after a quiet
             # spell goes at once, so a lone transition's work is not delayed.
-            pause = self.gather - (time.monotonic() - busy_at)
+            window = self.gather_stream if streaming else self.gather
+            pause = window - (time.monotonic() - busy_at)
             if pause > 0 and self._stop.wait(pause):
                 return
             self._wake.clear()
             if self._guarded(lambda: relay_pass(self.app, self.rt)):
-                busy_at = time.monotonic()
+                busy_at, streaming = time.monotonic(), self._wake.is_set()
 
     def _guarded(self, action: Callable[[], int]) -> int:
         try:

@@ -28,7 +28,12 @@ from workflow.machine import CompiledWorkflow
 from workflow.runtime import Runtime
 from workflow.services import clocks as clock_service
 from workflow.services.actors import Actor, case_scope, load_case_in_scope, require_case_reader
-from workflow.storage.driver import DriverStatement, as_loaded, require_attribute_keys
+from workflow.storage.driver import (
+    DriverStatement,
+    as_loaded,
+    new_object,
+    require_attribute_keys,
+)
 from workflow.storage.models import (
     Case,
     CaseEvent,
@@ -94,7 +99,7 @@ def append_event(
         "sealed": rt.sealer.seal_json(dict(private)) if private else None,
     }
     if event_id is not None:
-        event = CaseEvent(id=event_id, **values)
+        event = new_object(CaseEvent, {"id": event_id, **values})
         session.add(event)
         return event
     # One prebuilt INSERT … RETURNING id instead of a flush of the unit of work: the
@@ -124,16 +129,19 @@ def emit(
     # Wakes this process's relay after commit; on PostgreSQL a trigger on `outbox`
     # NOTIFYs the relays of other processes (delivered at commit, a wake-up, not a queue).
     session.info["outbox_written"] = True
+    ids = {"case_id": case.id, "event_id": event.id}
     session.add(
-        OutboxMessage(
-            case_id=case.id,
-            event_id=event.id,
-            work=work,
-            payload={"case_id": case.id, "event_id": event.id, "event": event.type, **payload},
-            status="pending",
-            attempts=0,
-            available_at=now,
-            created_at=now,
+        new_object(
+            OutboxMessage,
+            {
+                **ids,
+                "work": work,
+                "payload": {**ids, "event": event.type, **payload},
+                "status": "pending",
+                "attempts": 0,
+                "available_at": now,
+                "created_at": now,
+            },
         )
     )
 

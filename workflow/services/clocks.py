@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from workflow.calendar import WorkCalendar
 from workflow.definition import ClockDef, WorkflowDefinition
 from workflow.periods import Deadline, Period, Unit, compute_deadline, extend_deadline, ladder
+from workflow.storage.driver import new_object
 from workflow.storage.models import Case, ClockInstance, EscalationStep
 
 OPEN_STATUSES = ("running", "suspended", "breached")
@@ -150,13 +151,21 @@ def schedule_next_step(
     clock.next_step, clock.next_step_at = None, None
 
 
-def apply_deadline(clock: ClockInstance, deadline: Deadline, extra: int) -> None:
-    clock.due_at = deadline.due_at
-    clock.last_day = deadline.last_day
+def deadline_columns(deadline: Deadline, extra: int) -> dict[str, Any]:
+    """The clock's columns that follow from its deadline and the days (hours) added."""
     computation = deadline.computation()
     computation["extra"] = extra
-    clock.computation = computation
-    clock.provisional = deadline.provisional
+    return {
+        "due_at": deadline.due_at,
+        "last_day": deadline.last_day,
+        "computation": computation,
+        "provisional": deadline.provisional,
+    }
+
+
+def apply_deadline(clock: ClockInstance, deadline: Deadline, extra: int) -> None:
+    for key, value in deadline_columns(deadline, extra).items():
+        setattr(clock, key, value)
 
 
 def open_clock(
@@ -182,20 +191,24 @@ def open_clock(
             return None
         unit, length = rule.unit, rule.length
     deadline = deadline_for(clock_def, opened_at, unit, length, 0, calendar, tz, until)
-    clock = ClockInstance(
-        case_id=case.id,
-        name=clock_def.name,
-        status="running",
-        opened_at=opened_at,
-        unit=unit,
-        length=deadline.length if until else length,
-        escalation_level=0,
-        suspended_seconds=0,
-        opened_by_event_id=event_id,
-    )
-    apply_deadline(clock, deadline, 0)
+    columns = deadline_columns(deadline, 0)
     if until is not None:
-        clock.computation["until"] = until.isoformat()
+        columns["computation"]["until"] = until.isoformat()
+    clock = new_object(
+        ClockInstance,
+        {
+            "case_id": case.id,
+            "name": clock_def.name,
+            "status": "running",
+            "opened_at": opened_at,
+            "unit": unit,
+            "length": deadline.length if until else length,
+            "escalation_level": 0,
+            "suspended_seconds": 0,
+            "opened_by_event_id": event_id,
+            **columns,
+        },
+    )
     schedule_next_step(clock, clock_def, deadline, calendar, tz, now)
     session.add(clock)
     return clock
