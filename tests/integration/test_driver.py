@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, bindparam, exc, insert, select, text
 
 from tests.support import Network, register, tx
 from workflow.services import cases
-from workflow.storage.driver import DriverStatement, as_loaded
+from workflow.storage.driver import DriverStatement, as_loaded, new_object
 from workflow.storage.models import Case, OutboxMessage
 from workflow.storage.types import UTCDateTime
 
@@ -159,3 +159,37 @@ def test_rows_are_taken_by_column_key_only_where_it_is_the_attribute_key() -> No
     require_attribute_keys(Renamed, ["id", "amount"])
     with pytest.raises(ValueError, match="quantity"):
         require_attribute_keys(Renamed, ["id", "quantity"])
+
+
+def test_a_new_object_is_written_as_its_constructor_would_write_it(network: Network) -> None:
+    rt = network.rt
+    case_id = register(network)
+    now = rt.now()
+    given = {"case_id": case_id, "work": "notify", "payload": {"n": 1}}
+    given |= {"available_at": now, "created_at": now}
+    with tx(rt) as session:
+        built, constructed = new_object(OutboxMessage, given), OutboxMessage(**given)
+        session.add_all([built, constructed])
+        session.flush()
+        ids = built.id, constructed.id
+    with tx(rt) as session:
+        rows = [session.get(OutboxMessage, i) for i in ids]
+        columns = [c.key for c in OUTBOX.c if c.key != "id"]
+        first, second = ({key: getattr(row, key) for key in columns} for row in rows)
+    assert first == second
+    # The column defaults (status, attempts) applied as for the constructor's object.
+    assert first["status"] == "pending" and first["attempts"] == 0
+
+
+def test_a_new_object_takes_column_attributes_only() -> None:
+    with pytest.raises(TypeError, match="not column attributes"):
+        new_object(OutboxMessage, {"work": "notify", "no_such_column": 1})
+
+
+def test_postgresql_sessions_run_in_utc_whatever_the_servers_zone(pg_network: Network) -> None:
+    # UTCDateTime passes psycopg's values through as they are only when they come back
+    # in UTC: the engine sets the session's zone (the server's default may be local).
+    with tx(pg_network.rt) as session:
+        assert session.scalar(text("SHOW TimeZone")) == "UTC"
+        at = session.scalar(select(bindparam("at", type_=UTCDateTime)), {"at": datetime.now(UTC)})
+    assert at.tzinfo is UTC
