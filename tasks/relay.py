@@ -42,6 +42,31 @@ STREAM_ROWS_PER_SECOND = 200
 RATE_SMOOTHING = 0.2  # weight of the newest pass in the smoothed rate
 
 
+class Gathering:
+    """How long a wake-up waits for more commits, from when the last claims took rows."""
+
+    def __init__(self, short: float = GATHER_SECONDS, stream: float = GATHER_STREAM_SECONDS):
+        self.short = short
+        self.stream = stream
+        self.busy_at = float("-inf")  # when the last pass that handed rows out ended
+        self.claimed_at = float("-inf")  # when the last pass began to claim
+        self.rate = 0.0  # rows committed per second, smoothed over the recent passes
+
+    def pause(self, now: float) -> float:
+        """Seconds to wait before claiming at ``now``: none after a quiet spell."""
+        window = self.stream if self.rate >= STREAM_ROWS_PER_SECOND else self.short
+        return max(0.0, window - (now - self.busy_at))
+
+    def claimed(self, began: float, ended: float, rows: int) -> None:
+        """A pass began to claim at ``began``, ended at ``ended`` and handed ``rows`` out."""
+        # The rows committed between the previous claim and this one, smoothed:
+        # arrivals are bursty, and one quick pair of commits is not a stream.
+        since, self.claimed_at = self.claimed_at, began
+        self.rate += RATE_SMOOTHING * (rows / max(began - since, 1e-3) - self.rate)
+        if rows:
+            self.busy_at = ended
+
+
 def chunked(ids: list[int], parts: int) -> list[list[int]]:
     """Split a claim into even chunks, one per pool child (``parts``) where each is worth it.
 
@@ -150,9 +175,7 @@ class Relay:
     def _run(self) -> None:
         from tasks.jobs import relay_pass
 
-        busy_at = float("-inf")  # when the last pass that handed rows out ended
-        claimed_at = float("-inf")  # when the last pass began to claim
-        rate = 0.0  # rows committed per second, smoothed over the recent passes
+        gathering = Gathering(self.gather, self.gather_stream)
         while not self._stop.is_set():
             self._wake.wait(self.interval)
             if self._stop.is_set():
@@ -160,19 +183,13 @@ class Relay:
             # Commits arriving back to back: let a few more gather into this claim
             # (fewer claims, tasks and transactions per row); the first after a quiet
             # spell goes at once, so a lone transition's work is not delayed.
-            window = self.gather_stream if rate >= STREAM_ROWS_PER_SECOND else self.gather
-            pause = window - (time.monotonic() - busy_at)
+            pause = gathering.pause(time.monotonic())
             if pause > 0 and self._stop.wait(pause):
                 return
             self._wake.clear()
-            began, since = time.monotonic(), claimed_at
-            claimed_at = began
+            began = time.monotonic()
             rows = self._guarded(lambda: relay_pass(self.app, self.rt))
-            # The rows committed between the previous claim and this one, smoothed:
-            # arrivals are bursty, and one quick pair of commits is not a stream.
-            rate += RATE_SMOOTHING * (rows / max(began - since, 1e-3) - rate)
-            if rows:
-                busy_at = time.monotonic()
+            gathering.claimed(began, time.monotonic(), rows)
 
     def _guarded(self, action: Callable[[], int]) -> int:
         try:
