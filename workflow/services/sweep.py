@@ -149,6 +149,7 @@ class DueClock:
 
 _CLOCKS = ClockInstance.metadata.tables[ClockInstance.__tablename__]
 _DUE_CLOCK_COLUMNS = [
+    # In DueClock's order: its fields are the table's columns but for the last two.
     *(_CLOCKS.c[name] for name in DueClock.__match_args__[:-2]),
     _CLOCKS.c.computation["extra"].as_integer().label("extra"),
     _CLOCKS.c.computation["until"].as_string().label("until"),
