@@ -27,7 +27,7 @@ import psycopg
 from sqlalchemy import exc, inspect
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -140,7 +140,7 @@ def as_loaded(session: Session, cls: type[T], values: dict[str, Any]) -> T:
             set_committed_value(held, name, value)
         return held  # type: ignore[no-any-return]
     obj = mapper.class_manager.new_instance()
-    inspect(obj).dict.update(values)
+    instance_state(obj).dict.update(values)
     make_transient_to_detached(obj)  # keyed and clean; the columns not read are expired
     session.add(obj)
     return obj  # type: ignore[no-any-return]
@@ -160,7 +160,7 @@ def new_object(cls: type[T], values: Mapping[str, Any]) -> T:
     if stray:
         raise TypeError(f"{cls.__name__}: not column attributes: {sorted(stray)}")
     obj = mapper.class_manager.new_instance()
-    inspect(obj).dict.update(values)
+    instance_state(obj).dict.update(values)
     return obj  # type: ignore[no-any-return]
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, inspect, literal, select, union_all, update
+from sqlalchemy import Table, bindparam, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.base import NO_VALUE
 
 from workflow.storage.driver import DriverStatement
@@ -66,7 +67,7 @@ def flush_as_one_statement(session: Session) -> None:
     # (a flush at commit finds nothing to do). This is the flush's own last step; the
     # public way there (expunge, make_transient_to_detached, add) cost as much as the
     # statement itself. tests/integration/test_write_path.py holds it to that.
-    session._register_persistent({inspect(obj) for obj in [*new, *modified]})
+    session._register_persistent({instance_state(obj) for obj in [*new, *modified]})
 
 
 # A statement per shape (which tables, which columns), built and compiled once: building
@@ -107,7 +108,7 @@ def _columns_of(mapper: Any) -> _Columns:
 
 def _insert_values(obj: Any, index: int, params: dict[str, Any]) -> tuple[Table, list[str], str]:
     """The columns an INSERT of ``obj`` writes, its values put in ``params``."""
-    state = inspect(obj)
+    state = instance_state(obj)
     spec = _columns_of(state.mapper)
     values = state.dict
     columns: list[str] = []
@@ -128,7 +129,7 @@ def _update_values(
     obj: Any, index: int, params: dict[str, Any]
 ) -> tuple[Table, dict[str, Any], None]:
     """The net changes of ``obj`` (attribute key → value), its values put in ``params``."""
-    state = inspect(obj)
+    state = instance_state(obj)
     mapper = state.mapper
     changes: dict[str, Any] = {}
     names: dict[str, Any] = {}
@@ -142,8 +143,10 @@ def _update_values(
             changes[key] = value
             names[f"c{index}_{key}"] = value
     if changes:  # an object with no net change writes nothing
+        identity = state.identity
+        assert identity is not None  # a modified object is persistent
         params.update(names)
-        params[f"c{index}_pk"] = state.identity[0]
+        params[f"c{index}_pk"] = identity[0]
     return mapper.local_table, changes, None  # type: ignore[return-value]
 
 
@@ -175,7 +178,7 @@ def _statement(
 
 
 def _table_name(obj: Any) -> str:
-    return str(inspect(obj).mapper.local_table.name)
+    return str(type(obj).__tablename__)
 
 
 def _column_key(table: Table, attribute_key: str) -> str:
