@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import BigInteger, bindparam, exc, insert, select, text
 
-from tests.support import Network, register, tx
+from tests.support import PG_ADMIN_URL, Network, register, tx
 from workflow.services import cases
+from workflow.storage.db import make_engine
 from workflow.storage.driver import DriverStatement, as_loaded, new_object
 from workflow.storage.models import Case, OutboxMessage
 from workflow.storage.types import UTCDateTime
@@ -193,3 +194,17 @@ def test_postgresql_sessions_run_in_utc_whatever_the_servers_zone(pg_network: Ne
         assert session.scalar(text("SHOW TimeZone")) == "UTC"
         at = session.scalar(select(bindparam("at", type_=UTCDateTime)), {"at": datetime.now(UTC)})
     assert at.tzinfo is UTC
+
+
+@pytest.mark.postgres
+def test_a_zone_set_in_the_url_is_kept_and_values_still_come_back_in_utc() -> None:
+    separator = "&" if "?" in PG_ADMIN_URL else "?"
+    engine = make_engine(f"{PG_ADMIN_URL}{separator}options=-c%20TimeZone%3DAsia%2FShanghai")
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(text("SHOW TimeZone")) == "Asia/Shanghai"
+            given = datetime(2026, 1, 1, 8, 0, tzinfo=SHANGHAI)
+            at = connection.scalar(select(bindparam("at", type_=UTCDateTime)), {"at": given})
+    finally:
+        engine.dispose()
+    assert at == given and at.tzinfo is UTC

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,8 +23,11 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     # Sessions in UTC whatever the server's default: values are stored and read as UTC,
     # and psycopg then returns them tagged UTC (no conversion per value on reading).
+    # Options given in the URL are the operator's and win (values stay correct: a zone
+    # other than UTC only costs the conversion).
     connect_args = kwargs.pop("connect_args", {})
-    connect_args.setdefault("options", "-c TimeZone=UTC")
+    if "options" not in make_url(database_url).query:
+        connect_args.setdefault("options", "-c TimeZone=UTC")
     engine = create_engine(database_url, connect_args=connect_args, **kwargs)
     _ping_when_idle(engine)
     return engine
