@@ -6,11 +6,13 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from workflow.runtime import Runtime
@@ -171,7 +173,12 @@ def _claim_statement(dialect: str) -> Select[Any]:
 
 
 _CLAIM_SQLITE = _claim_statement("sqlite")
-_CLAIM_PG: list[DriverStatement] = []  # built on first use: it needs the engine's dialect
+
+
+@cache
+def _claim_pg(dialect: Dialect) -> DriverStatement:
+    """Compiled once per dialect (it needs the engine's), on first use."""
+    return DriverStatement(_claim_statement("postgresql"), dialect, _DUE_CLOCK_COLUMNS)
 
 
 def _claim_due(rt: Runtime, session: Session, batch: int) -> list[DueClock]:
@@ -179,12 +186,8 @@ def _claim_due(rt: Runtime, session: Session, batch: int) -> list[DueClock]:
     params = {"now": rt.now(), "limit": batch}
     if not rt.is_postgres:
         return [DueClock(*row) for row in session.execute(_CLAIM_SQLITE, params)]
-    if not _CLAIM_PG:
-        dialect = session.get_bind().dialect
-        _CLAIM_PG.append(
-            DriverStatement(_claim_statement("postgresql"), dialect, _DUE_CLOCK_COLUMNS)
-        )
-    return [DueClock(*row) for row in _CLAIM_PG[0].rows(session.connection(), params)]
+    statement = _claim_pg(session.get_bind().dialect)
+    return [DueClock(*row) for row in statement.rows(session.connection(), params)]
 
 
 # What the sweep changed on its clocks, written back in one executemany.
