@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, bindparam, exc, insert, select, text
 from tests.support import PG_ADMIN_URL, Network, register, tx
 from workflow.services import cases
 from workflow.storage.db import make_engine
-from workflow.storage.driver import DriverStatement, as_loaded, new_object
+from workflow.storage.driver import DriverStatement, PreparedSelect, as_loaded, new_object
 from workflow.storage.models import Case, OutboxMessage
 from workflow.storage.types import UTCDateTime
 
@@ -208,3 +208,44 @@ def test_a_zone_set_in_the_url_is_kept_and_values_still_come_back_in_utc() -> No
     finally:
         engine.dispose()
     assert at == given and at.tzinfo is UTC
+
+
+def test_a_prepared_select_gives_the_rows_sqlalchemy_gives(network: Network) -> None:
+    """Both backends: the same tuples, in the same order, as a Core execute of the select."""
+    rt = network.rt
+    first, second = register(network), register(network)
+    statement = (
+        select(Case.id, Case.number, Case.facts, Case.received_at)
+        .where(Case.id >= first, Case.id <= second)
+        .order_by(Case.id)
+    )
+    prepared = PreparedSelect(statement)
+    with tx(rt) as session:
+        connection = session.connection()
+        expected = [tuple(row) for row in connection.execute(statement).all()]
+        got = [tuple(row) for row in prepared.rows(connection, {})]
+        again = [tuple(row) for row in prepared.rows(connection, {})]  # the compiled one
+    assert [row[0] for row in got] == [first, second]
+    assert got == expected == again
+    assert isinstance(got[0][2], dict) and got[0][3].tzinfo == UTC
+
+
+def test_json_columns_keep_what_the_standard_library_would_write(pg_network: Network) -> None:
+    """orjson writes JSON on PostgreSQL: keys that are not strings become strings, and an
+    integer beyond 64 bits, which orjson refuses, is written by the standard library."""
+    rt = pg_network.rt
+    case_id = register(pg_network)
+    with tx(rt) as session:
+        rows = _insert_outbox(session.get_bind().dialect).rows(
+            session.connection(),
+            {
+                "case_id": case_id,
+                "work": "notify",
+                "payload": {1: "one", "big": 2**70, "text": "张三"},
+                "status": "pending",
+                "attempts": 0,
+                "available_at": datetime.now(UTC),
+                "created_at": datetime.now(UTC),
+            },
+        )
+    assert rows[0][1] == {"1": "one", "big": 2**70, "text": "张三"}

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from workflow.errors import RateLimited, Unauthorized
 from workflow.runtime import Runtime
 from workflow.services.actors import Actor
+from workflow.storage.driver import PreparedSelect
 from workflow.storage.models import ApiToken, LoginFailure, Station, User
 
 MAX_FAILURES = 5
@@ -89,7 +90,7 @@ def issue_token(rt: Runtime, session: Session, user: User) -> IssuedToken:
 
 # Every API call asks this: built once, and only the columns an Actor needs (no ORM
 # objects, no password hash read for nothing).
-_ACTOR_FOR_TOKEN = (
+_ACTOR_FOR_TOKEN = PreparedSelect(
     select(
         ApiToken.expires_at,
         ApiToken.revoked_at,
@@ -111,7 +112,8 @@ _ACTOR_FOR_TOKEN = (
 
 def actor_for_token(rt: Runtime, session: Session, token: str) -> Actor:
     """The active user a valid token belongs to, in one query."""
-    row = session.execute(_ACTOR_FOR_TOKEN, {"digest": _token_digest(token)}).first()
+    rows = _ACTOR_FOR_TOKEN.rows(session.connection(), {"digest": _token_digest(token)})
+    row = rows[0] if rows else None
     if row is None:
         raise Unauthorized("the token is invalid, expired or revoked")
     expires_at, revoked_at, active, *actor = row

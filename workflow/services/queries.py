@@ -27,6 +27,7 @@ from workflow.services.views import (
     case_with_clocks,
     iso,
 )
+from workflow.storage.driver import PreparedSelect
 from workflow.storage.models import (
     AccessLogEntry,
     Case,
@@ -304,13 +305,14 @@ def list_cases(rt: Runtime, session: Session, actor: Actor, flt: CaseFilter) -> 
             built.append(_list_condition(rt, session, actor, flt))
         return built[0]
 
+    connection = session.connection()
     if flt.overdue is None and flt.q is None:
         page = rt.directory.statements.get(
-            ("list", actor, flt), lambda: _page_statement(where(), flt)
+            ("list", actor, flt), lambda: PreparedSelect(_page_statement(where(), flt))
         )
+        rows = case_records(page.rows(connection, {}))
     else:
-        page = _page_statement(where(), flt)
-    rows = case_records(session.connection().execute(page).all())
+        rows = case_records(connection.execute(_page_statement(where(), flt)).all())
     key = _listing_key(actor, flt)
     return {
         "items": views_of(rt, session, actor, rows),

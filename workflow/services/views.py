@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from workflow.crypto import Sealer
 from workflow.privacy import PERSON_MASKS, mask_person, mask_text
 from workflow.services.clocks import clock_view, effective_status
+from workflow.storage.driver import PreparedSelect
 from workflow.storage.models import Case, ClockInstance, Station, User
 
 PERSON_FIELDS = ("complainant", "victim", "respondent")
@@ -108,9 +109,9 @@ CLOCKS_OF_CASES = (
     .where(ClockInstance.case_id.in_(bindparam("case_ids", expanding=True)))
     .order_by(ClockInstance.id)
 )
-# On PostgreSQL the ids travel as one array: the same statement text for every page (so
-# the driver prepares it once), and no fifty placeholders rendered per call.
-CLOCKS_OF_CASES_PG = (
+# On PostgreSQL the ids travel as one array: the same statement text for every page, so
+# it is prepared once, and no fifty placeholders rendered per call.
+CLOCKS_OF_CASES_PG = PreparedSelect(
     select(*CLOCK_VIEW_COLUMNS)
     .where(ClockInstance.case_id == any_(bindparam("case_ids", type_=ARRAY(BigInteger))))
     .order_by(ClockInstance.id)
@@ -333,11 +334,13 @@ class CaseBatch:
         elif cases:
             # Core rows straight from the session's connection: no ORM objects to build.
             connection = session.connection()
-            statement = (
-                CLOCKS_OF_CASES_PG if connection.dialect.name == "postgresql" else CLOCKS_OF_CASES
-            )
+            ids = {"case_ids": list(self.clocks)}
+            if connection.dialect.name == "postgresql":
+                rows = CLOCKS_OF_CASES_PG.rows(connection, ids)
+            else:
+                rows = connection.execute(CLOCKS_OF_CASES, ids).all()
             make = ClockRecord._make
-            for row in connection.execute(statement, {"case_ids": list(self.clocks)}).all():
+            for row in rows:
                 clock = make(row)
                 self.clocks[clock.case_id].append(clock)
         directory.load(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,9 +30,22 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     connect_args = kwargs.pop("connect_args", {})
     if "options" not in make_url(database_url).query:
         connect_args.setdefault("options", "-c TimeZone=UTC")
+    # JSON columns (facts, clock computations, payloads) read and written by orjson:
+    # the standard library's decoding was a tenth of a listing's CPU.
+    kwargs.setdefault("json_deserializer", orjson.loads)
+    kwargs.setdefault("json_serializer", dump_json)
     engine = create_engine(database_url, connect_args=connect_args, **kwargs)
     _ping_when_idle(engine)
     return engine
+
+
+def dump_json(value: Any) -> bytes | str:
+    """``value`` as JSON: orjson, or the standard library where orjson refuses (an
+    integer beyond 64 bits); keys that are not strings become strings, as with ``json``."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
 
 
 # A connection back in use within this many seconds is trusted without a ping.
