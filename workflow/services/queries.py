@@ -138,9 +138,11 @@ def read_case(rt: Runtime, session: Session, actor: Actor, case_id: int) -> Case
     require_case_reader(actor)
     statement = rt.directory.statements.get(
         ("case", actor),
-        lambda: CASE_WITH_CLOCKS.where(Case.id == bindparam("case_id"), case_scope(actor)),
+        lambda: PreparedSelect(
+            CASE_WITH_CLOCKS.where(Case.id == bindparam("case_id"), case_scope(actor))
+        ),
     )
-    rows = session.connection().execute(statement, {"case_id": case_id}).all()
+    rows = statement.rows(session.connection(), {"case_id": case_id})
     if not rows:
         raise NotFound("no such case")
     return CaseRead(*case_with_clocks(rows))

@@ -61,8 +61,12 @@ def flush_as_one_statement(session: Session) -> None:
     rows = statement.rows(session.connection(), params)
     ids = {int(index): id_ for index, id_ in rows}
     for index, (obj, (_, _, pk_key)) in enumerate(zip(new, inserts, strict=True)):
-        if getattr(obj, pk_key) is None:
-            setattr(obj, pk_key, ids[index])
+        # Into the object's dict, as the flush puts a new row's id: through the attribute,
+        # the read of a key never set and the write's change events cost more than the
+        # statement's own processing of the object.
+        values = instance_state(obj).dict
+        if values.get(pk_key) is None:
+            values[pk_key] = ids[index]
     # Written: from now on the session holds the rows as loaded, clean and persistent
     # (a flush at commit finds nothing to do). This is the flush's own last step; the
     # public way there (expunge, make_transient_to_detached, add) cost as much as the
