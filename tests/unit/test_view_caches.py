@@ -8,9 +8,9 @@ from workflow.crypto import Sealer
 from workflow.privacy import mask_person
 from workflow.services.views import (
     Directory,
+    Kept,
     ListingTotals,
     MaskedIdentities,
-    Statements,
     person_view,
 )
 
@@ -128,7 +128,7 @@ def test_a_person_view_is_the_same_with_or_without_the_kept_masks() -> None:
 
 
 def test_statements_are_built_once_per_key() -> None:
-    statements = Statements(limit=2)
+    statements = Kept(limit=2)
     built: list[str] = []
 
     def build(name: str) -> str:

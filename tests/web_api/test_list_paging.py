@@ -23,6 +23,8 @@ from web.app import create_app
 from workflow.crypto import Sealer
 from workflow.privacy import mask_person
 from workflow.services import clocks as clock_service
+from workflow.services import queries
+from workflow.services.actions import update_case
 from workflow.services.auth import issue_token
 from workflow.services.cases import allowed_events
 from workflow.storage.models import Case, ClockInstance, User
@@ -275,3 +277,64 @@ def test_a_case_out_of_scope_is_not_found_before_its_query_string_is_read(
         assert lister.get(path, "cw1", status=404)["error"]["code"] == "not_found"
     assert lister.get(f"/cases/{case_id}?reveal=maybe", "cw2", status=422)
     assert lister.get(f"/cases/{case_id}", "admin", status=403)["error"]["code"] == "forbidden"
+
+
+def test_a_kept_listed_view_follows_every_change_and_the_passing_of_time(
+    lister: Lister, network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listed views are kept by the rows they are drawn from: a case that changed is drawn
+    anew, an unchanged one is not, and what depends on the moment is never kept."""
+    drawn: list[int] = []
+    draw = queries._draw_masked
+
+    def counting(*args: Any) -> dict[int, dict[str, Any]]:
+        views = draw(*args)
+        drawn.extend(views)
+        return views
+
+    monkeypatch.setattr(queries, "_draw_masked", counting)
+    rt = network.rt
+    quiet, busy = register(network), register(network)
+
+    def listed() -> dict[int, dict[str, Any]]:
+        items = lister.listing("cw1", "per_page=100")["items"]
+        for item in items:
+            assert item == lister.get(f"/cases/{item['id']}", "cw1")
+        return {item["id"]: item for item in items}
+
+    first = listed()
+    assert sorted(drawn) == sorted([quiet, busy])
+    drawn.clear()
+    assert listed() == first and drawn == []  # nothing changed: nothing drawn
+
+    trigger(network, "cw1", busy, "accept")
+    after = listed()
+    assert drawn == [busy]  # only the case that changed
+    assert after[busy]["state"] == "mediation" and after[quiet] == first[quiet]
+
+    drawn.clear()
+    with tx(rt) as session:
+        update_case(
+            rt,
+            session,
+            network.actor("sup_t1"),
+            quiet,
+            1,
+            {"victim": {"name": "赵六", "relation": "daughter", "is_minor": True}},
+        )
+    changed = listed()
+    assert drawn == [quiet]
+    assert (
+        changed[quiet]["victim"] is not None and changed[quiet]["victim"] != first[quiet]["victim"]
+    )
+
+    # Time alone, no write: the acceptance clock passes its deadline.
+    drawn.clear()
+    assert changed[quiet]["overdue"] is False
+    rt.clock.advance(timedelta(days=40))
+    lister.tokens.clear()  # expired by now
+    late = listed()
+    assert drawn == []  # same rows: the kept view, completed for this moment
+    assert late[quiet]["overdue"] is True
+    assert {c["status"] for c in late[quiet]["clocks"]} == {"breached"}
+    assert late[quiet]["allowed_events"] == lister.get(f"/cases/{quiet}", "cw1")["allowed_events"]

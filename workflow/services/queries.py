@@ -19,13 +19,16 @@ from workflow.services.actors import Actor, case_scope, load_case_in_scope, requ
 from workflow.services.cases import allowed_events
 from workflow.services.views import (
     CASE_WITH_CLOCKS,
-    MASKED_CASE_VIEW_COLUMNS,
+    LISTED_CASE_COLUMNS,
+    LISTED_CLOCK_COLUMNS,
     CaseBatch,
     GuardFacts,
-    case_records,
+    at_moment,
     case_view,
     case_with_clocks,
     iso,
+    listed_page,
+    with_json_read,
 )
 from workflow.storage.driver import PreparedSelect
 from workflow.storage.models import (
@@ -120,6 +123,60 @@ def views_of(
             case_view(case, batch, rt.sealer, definition, allowed(case, open_clocks), now, reveal)
         )
     return out
+
+
+def listed_views(
+    rt: Runtime,
+    session: Session,
+    actor: Actor,
+    cases: Sequence[Any],
+    clocks: Mapping[int, list[Any]],
+) -> list[dict[str, Any]]:
+    """The masked views of a listed page (`listed_page`).
+
+    A case's masked view, all but what depends on the moment and on the reader, is a
+    function of its row and its clocks' rows alone (names by id and definitions by key
+    never change), so it is kept by those rows, their JSON as stored text: a case shown
+    before costs no decoding and no drawing, and a case that changed in any way has other
+    rows, so a kept view is never out of date. The clocks' statuses, the overdue flag and
+    the allowed events are worked out anew each time (`at_moment`).
+    """
+    kept = rt.directory.views
+    keys = [(case, tuple(clocks[case.id])) for case in cases]
+    views: list[dict[str, Any] | None] = [kept.find(key) for key in keys]
+    missing = [case for case, view in zip(cases, views, strict=True) if view is None]
+    if missing:
+        drawn = _draw_masked(rt, session, actor, missing, clocks)
+        for at, (key, view) in enumerate(zip(keys, views, strict=True)):
+            if view is None:
+                views[at] = drawn[key[0].id]
+                kept.put(key, views[at])
+    now = rt.now()
+    allowed = _AllowedEvents(rt, session, actor, now)
+    is_open = clock_service.is_open
+    out = []
+    for case, view in zip(cases, views, strict=True):
+        assert view is not None
+        own = clocks[case.id]
+        out.append(at_moment(view, own, now, allowed(case, [c for c in own if is_open(c)])))
+    return out
+
+
+def _draw_masked(
+    rt: Runtime,
+    session: Session,
+    actor: Actor,
+    cases: Sequence[Any],
+    clocks: Mapping[int, list[Any]],
+) -> dict[int, dict[str, Any]]:
+    """The masked views of ``cases``, their JSON decoded, by case id."""
+    decoded = [with_json_read(case, "facts") for case in cases]
+    decoded_clocks = {
+        case.id: [with_json_read(clock, "computation") for clock in clocks[case.id]]
+        for case in cases
+    }
+    views = views_of(rt, session, actor, decoded, clocks=decoded_clocks)
+    return {case.id: view for case, view in zip(cases, views, strict=True)}
 
 
 class CaseRead(NamedTuple):
@@ -280,13 +337,21 @@ def _listing_total(
     return totals.get(key, now, count)
 
 
-def _page_statement(where: ColumnElement[bool], flt: CaseFilter) -> Select:
-    return (
-        select(*MASKED_CASE_VIEW_COLUMNS)
+def _page_statement(where: ColumnElement[bool], flt: CaseFilter) -> Select[Any]:
+    """A page of cases with their clocks, in one statement (a row per clock)."""
+    page = (
+        select(*LISTED_CASE_COLUMNS)
         .where(where)
         .order_by(Case.received_at.desc(), Case.id.desc())
         .limit(flt.per_page)
         .offset((flt.page - 1) * flt.per_page)
+        .subquery("page")
+    )
+    clocks = [column.label(f"clock_{column.name}") for column in LISTED_CLOCK_COLUMNS]
+    return (
+        select(page, *clocks)
+        .select_from(page.outerjoin(ClockInstance, ClockInstance.case_id == page.c.id))
+        .order_by(page.c.received_at.desc(), page.c.id.desc(), ClockInstance.id)
     )
 
 
@@ -312,13 +377,14 @@ def list_cases(rt: Runtime, session: Session, actor: Actor, flt: CaseFilter) -> 
         page = rt.directory.statements.get(
             ("list", actor, flt), lambda: PreparedSelect(_page_statement(where(), flt))
         )
-        rows = case_records(page.rows(connection, {}))
+        rows = page.rows(connection, {})
     else:
-        rows = case_records(connection.execute(_page_statement(where(), flt)).all())
+        rows = connection.execute(_page_statement(where(), flt)).all()
+    cases, clocks = listed_page(rows)
     key = _listing_key(actor, flt)
     return {
-        "items": views_of(rt, session, actor, rows),
-        "total": _listing_total(rt, session, flt, key, where, len(rows)),
+        "items": listed_views(rt, session, actor, cases, clocks),
+        "total": _listing_total(rt, session, flt, key, where, len(cases)),
         "page": flt.page,
         "per_page": flt.per_page,
     }

@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import ARRAY, BigInteger, any_, bindparam, func, select
+import orjson
+from sqlalchemy import ARRAY, BigInteger, Text, any_, bindparam, func, select
+from sqlalchemy import cast as cast_to
 from sqlalchemy.orm import Session
 
 from workflow.crypto import Sealer
@@ -60,6 +62,12 @@ MASKED_CASE_VIEW_COLUMNS: tuple[Any, ...] = tuple(
     else column
     for column in CASE_VIEW_COLUMNS
 )
+# A listing reads the JSON (facts) as its stored text: a case seen before is then drawn
+# from the kept views by that text, without decoding it (`listed_views`).
+LISTED_CASE_COLUMNS: tuple[Any, ...] = tuple(
+    cast_to(Case.facts, Text).label("facts") if column is Case.facts else column
+    for column in MASKED_CASE_VIEW_COLUMNS
+)
 # What a clock view, `is_open` and the guards read of a clock.
 CLOCK_VIEW_COLUMNS: tuple[Any, ...] = (
     ClockInstance.id,
@@ -98,12 +106,6 @@ def case_with_clocks(rows: Sequence[Any]) -> tuple[Any, list[Any]]:
     return CaseRecord._make(rows[0][:width]), clocks
 
 
-def case_records(rows: Sequence[Any]) -> list[Any]:
-    """Rows of `CASE_VIEW_COLUMNS` (or `MASKED_CASE_VIEW_COLUMNS`) as `CaseRecord`s."""
-    make = CaseRecord._make
-    return [make(row) for row in rows]  # a list of rows: a Result would fetch one by one
-
-
 CLOCKS_OF_CASES = (
     select(*CLOCK_VIEW_COLUMNS)
     .where(ClockInstance.case_id.in_(bindparam("case_ids", expanding=True)))
@@ -116,6 +118,55 @@ CLOCKS_OF_CASES_PG = PreparedSelect(
     .where(ClockInstance.case_id == any_(bindparam("case_ids", type_=ARRAY(BigInteger))))
     .order_by(ClockInstance.id)
 )
+
+
+# The clocks of a listed page, their computation as stored text (as `LISTED_CASE_COLUMNS`).
+LISTED_CLOCK_COLUMNS: tuple[Any, ...] = tuple(
+    cast_to(ClockInstance.computation, Text).label("computation")
+    if column is ClockInstance.computation
+    else column
+    for column in CLOCK_VIEW_COLUMNS
+)
+
+
+def listed_page(rows: Sequence[Any]) -> tuple[list[Any], dict[int, list[Any]]]:
+    """The `CaseRecord`s of a listed page and their `ClockRecord`s by case, from rows of
+    `LISTED_CASE_COLUMNS` then `LISTED_CLOCK_COLUMNS` (a row per clock, the page's order;
+    the clock columns NULL for a case without any)."""
+    width = len(LISTED_CASE_COLUMNS)
+    cases: list[Any] = []
+    clocks: dict[int, list[Any]] = {}
+    make_case, make_clock = CaseRecord._make, ClockRecord._make
+    for row in rows:
+        if not cases or cases[-1].id != row[0]:
+            cases.append(make_case(row[:width]))
+            clocks[row[0]] = []
+        if row[width] is not None:
+            clocks[row[0]].append(make_clock(row[width:]))
+    return cases, clocks
+
+
+def with_json_read(record: Any, field: str) -> Any:
+    """``record`` with its JSON ``field`` decoded from the stored text."""
+    text = getattr(record, field)
+    return record._replace(**{field: orjson.loads(text) if text is not None else None})
+
+
+def at_moment(
+    kept: dict[str, Any], clocks: Sequence[Any], now: datetime, allowed: list[str]
+) -> dict:
+    """A kept masked view completed with what depends on the moment and the reader: each
+    clock's effective status, whether the case is overdue, the events allowed now."""
+    view = dict(kept)
+    view["clocks"] = [
+        {**shown, "status": effective_status(clock, now)}
+        for shown, clock in zip(kept["clocks"], clocks, strict=True)
+    ]
+    view["overdue"] = any(
+        c.stopped_at is None and effective_status(c, now) == "breached" for c in clocks
+    )
+    view["allowed_events"] = allowed
+    return view
 
 
 def iso(value: datetime | None) -> str | None:
@@ -231,12 +282,13 @@ class ListingTotals:
             self._entries.clear()
 
 
-class Statements:
-    """Statements built for one reader and filter set, kept for the next request alike.
+class Kept:
+    """Values built once and kept for the next request alike, the oldest dropped first.
 
-    Building a select and computing its cache key costs more than running a simple one;
-    a kept statement has both done. Keys must carry everything a statement was built
-    from; a statement that embeds the time must not be kept.
+    For statements built for one reader and filter set (building a select and computing
+    its cache key costs more than running a simple one) and for the masked views of listed
+    cases (`listed_views`). Keys must carry everything a value was built from; a value
+    that depends on the time must not be kept.
     """
 
     def __init__(self, limit: int = 512) -> None:
@@ -248,11 +300,18 @@ class Statements:
         found = self._entries.get(key)
         if found is None:
             found = build()
-            with self._lock:
-                if len(self._entries) >= self.limit:
-                    del self._entries[next(iter(self._entries))]
-                self._entries[key] = found
+            self.put(key, found)
         return cast(T, found)
+
+    def find(self, key: Hashable) -> Any | None:
+        """The value kept under ``key``, or None."""
+        return self._entries.get(key)
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            if len(self._entries) >= self.limit:
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = value
 
     def clear(self) -> None:
         with self._lock:
@@ -278,7 +337,7 @@ class Directory:
     Station codes and names, and usernames, by id: facts that never change once written
     (no call renames them), so a process keeps them and asks only about ids it lacks.
     Beside them, masked identities by ciphertext, statements built for a reader and,
-    for a few seconds, the totals of large listings (`MaskedIdentities`, `Statements`,
+    for a few seconds, the totals of large listings (`MaskedIdentities`, `Kept`,
     `ListingTotals`). One per runtime, so per database.
     """
 
@@ -286,7 +345,11 @@ class Directory:
         self.stations: dict[int, StationName] = {}
         self.users: dict[int, UserName] = {}
         self.masked = MaskedIdentities()
-        self.statements = Statements()
+        self.statements = Kept()
+        # Masked views of listed cases by the rows they are drawn from (`listed_views`):
+        # the keys hold ciphertexts and non-identifying facts, the views masked values,
+        # never a plaintext identity (as `MaskedIdentities`). Some 5 kB an entry.
+        self.views = Kept(limit=2_000)
         self.totals = ListingTotals()
 
     def load(self, session: Session, station_ids: set[int], user_ids: set[int]) -> None:
@@ -311,6 +374,7 @@ class Directory:
         self.users.clear()
         self.masked.clear()
         self.statements.clear()
+        self.views.clear()
         self.totals.clear()
 
 
