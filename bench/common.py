@@ -560,6 +560,7 @@ def machine_facts(pg_url: str, broker_url: str) -> dict[str, Any]:
         "flask",
         "gunicorn",
         "transitions",
+        "orjson",
         "dbos",
     ):
         try:
