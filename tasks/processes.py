@@ -179,6 +179,9 @@ def run_beat(settings: Settings, loglevel: str) -> None:
     )
 
 
+WEB_WORKER_CLASS = "web.gunicorn_worker.LeastLoadedThreadWorker"
+
+
 def run_web(settings: Settings, host: str, port: int, workers: int) -> None:
     """The web console and API under gunicorn (settings come from the environment)."""
     from gunicorn.app.base import BaseApplication
@@ -187,7 +190,8 @@ def run_web(settings: Settings, host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
+            # gthread, sharing kept-alive connections evenly between the workers.
+            self.cfg.set("worker_class", WEB_WORKER_CLASS)
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", None)
 
