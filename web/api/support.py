@@ -47,7 +47,8 @@ def transaction() -> Iterator[Session]:
             rt.sessions(bind=connection) as session,
         ):
             yield session
-            session.commit()  # flushes what the read recorded (a reveal)
+            if session.new or session.dirty or session.deleted:
+                session.commit()  # flushes what the read recorded (a reveal)
         return
     with rt.sessions() as session, session.begin():
         yield session

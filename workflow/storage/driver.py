@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC
 from typing import Any, TypeVar
 
 import psycopg
@@ -30,6 +31,8 @@ from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Select
+
+from workflow.storage.types import UTCDateTime
 
 T = TypeVar("T")
 
@@ -66,11 +69,16 @@ class DriverStatement:
         self._bind = tuple(
             binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         )
-        processors = (
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
-        )
+        processors = [
+            (at, column.type.dialect_impl(dialect).result_processor(dialect, None), column.type)
+            for at, column in enumerate(columns)
+        ]
         # Only the columns that have a processor are visited per row (most have none).
-        self._result = tuple((at, p) for at, p in enumerate(processors) if p is not None)
+        # A UTC timestamp arrives in UTC (the sessions' zone): its processor is called
+        # only for a value in another zone, not for each of the hundreds a page holds.
+        found = [(at, p, isinstance(t, UTCDateTime)) for at, p, t in processors if p is not None]
+        self._result = tuple((at, p) for at, p, utc in found if not utc)
+        self._utc_result = tuple((at, p) for at, p, utc in found if utc)
 
     def values(self, params: Mapping[str, Any]) -> list[Any]:
         out = []
@@ -90,7 +98,7 @@ class DriverStatement:
                 rows = cursor.fetchall()
         except psycopg.Error as error:
             raise _as_sqlalchemy_error(connection, self.sql, values, error) from error
-        if not self._result:
+        if not (self._result or self._utc_result):
             return rows
         return [self._process(row) for row in rows]
 
@@ -99,6 +107,10 @@ class DriverStatement:
         for at, process in self._result:
             value = values[at]
             if value is not None:
+                values[at] = process(value)
+        for at, process in self._utc_result:
+            value = values[at]
+            if value is not None and value.tzinfo is not UTC:
                 values[at] = process(value)
         return tuple(values)
 
