@@ -2,7 +2,7 @@
 
 The real API (``web.wsgi:app``) and a minimal Flask endpoint doing one primary-key
 SELECT (``bench.minimal_app:app``) run side by side under the same gunicorn settings
-as `carnation web` (2 workers of 4 threads, gthread sharing kept-alive connections
+as `carnation web` (2 workers of 2 threads, gthread sharing kept-alive connections
 evenly: `web/gunicorn_worker.py`); the load comes from `wrk`
 when installed (C, cheap on a shared machine), else from Python client processes.
 """
@@ -39,11 +39,11 @@ from bench.common import (
     wait_until,
 )
 from bench.context import Context
-from tasks.processes import WEB_WORKER_CLASS
+from tasks.processes import WEB_THREADS, WEB_WORKER_CLASS
 
 CONNECTIONS = 16
 # As `carnation web` runs it (`tasks.processes.run_web`).
-GUNICORN = ["--workers", "2", "--worker-class", WEB_WORKER_CLASS, "--threads", "4"]
+GUNICORN = ["--workers", "2", "--worker-class", WEB_WORKER_CLASS, "--threads", str(WEB_THREADS)]
 LUA = """
 local paths = {%(paths)s}
 local counter = math.random(1, #paths)

@@ -387,14 +387,15 @@ def beat_command(loglevel: str) -> None:
 @click.option("--port", default=5000, type=click.IntRange(1, 65535))
 @click.option("--host", default="0.0.0.0")
 @click.option("--workers", default=2, type=click.IntRange(1, 64))
+@click.option("--threads", type=click.IntRange(1, 64), help="Threads per worker (default 2).")
 @one_line_errors
-def web_command(port: int, host: str, workers: int) -> None:
+def web_command(port: int, host: str, workers: int, threads: int | None) -> None:
     """The console and API under gunicorn."""
-    from tasks.processes import run_web
+    from tasks.processes import WEB_THREADS, run_web
 
     settings = load_settings()
     _configure_logging("INFO")
-    run_web(settings, host, port, workers)
+    run_web(settings, host, port, workers, threads or WEB_THREADS)
 
 
 if __name__ == "__main__":
