@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from gunicorn.workers.gthread import ThreadWorker
 
 from tasks.processes import WEB_WORKER_CLASS
@@ -96,3 +97,74 @@ def test_connections_opened_together_are_shared_between_the_workers() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+class _Config:
+    threads = 2
+    worker_connections = 1000
+
+
+def _bare_worker(connections: int) -> LeastLoadedThreadWorker:
+    """A worker holding only what its accepting logic reads (the tests stand in for gthread)."""
+    worker = LeastLoadedThreadWorker.__new__(LeastLoadedThreadWorker)
+    worker.cfg = _Config()
+    worker.nr_conns = connections
+    worker.worker_connections = _Config.worker_connections
+    worker.alive = True
+    worker._resume_at = None
+    worker._granted = False
+    return worker
+
+
+def test_a_loaded_worker_steps_back_then_takes_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, object]] = []
+    monkeypatch.setattr(
+        ThreadWorker, "accept", lambda self, listener: calls.append(("accept", listener))
+    )
+    monkeypatch.setattr(
+        ThreadWorker, "set_accept_enabled", lambda self, on: calls.append(("enabled", on))
+    )
+    monkeypatch.setattr(
+        ThreadWorker,
+        "wait_for_and_dispatch_events",
+        lambda self, timeout: calls.append(("wait", timeout)),
+    )
+    idle = _bare_worker(connections=1)
+    idle.accept("listener")
+    assert calls == [("accept", "listener")]  # a thread to spare: at once
+
+    calls.clear()
+    loaded = _bare_worker(connections=3)  # two threads, three connections: 2 ms
+    loaded.accept("listener")
+    assert calls == [("enabled", False)] and loaded._resume_at is not None
+    loaded.set_accept_enabled(True)  # the worker's loop asks again: still stepping back
+    assert calls[-1] == ("enabled", False)
+    loaded.wait_for_and_dispatch_events(1.0)
+    assert calls[-1][0] == "wait" and 0 < calls[-1][1] <= 0.002  # wakes when it ends
+    loaded._resume_at = time.monotonic() - 0.001  # the moment has passed
+    calls.clear()
+    monkeypatch.setattr(
+        ThreadWorker,
+        "wait_for_and_dispatch_events",
+        lambda self, timeout: (calls.append(("wait", timeout)), self.accept("listener")),
+    )
+    loaded.wait_for_and_dispatch_events(1.0)
+    assert calls == [("enabled", True), ("wait", 1.0), ("accept", "listener")]
+    assert loaded._resume_at is None and not loaded._granted
+
+
+def test_a_worker_shutting_down_does_not_start_accepting_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, object]] = []
+    monkeypatch.setattr(
+        ThreadWorker, "set_accept_enabled", lambda self, on: calls.append(("enabled", on))
+    )
+    monkeypatch.setattr(ThreadWorker, "wait_for_and_dispatch_events", lambda self, timeout: None)
+    worker = _bare_worker(connections=5)
+    worker._resume_at = time.monotonic() - 0.001
+    worker.alive = False  # SIGTERM arrived while it stepped back
+    worker.wait_for_and_dispatch_events(1.0)
+    assert ("enabled", True) not in calls and worker._resume_at is None
