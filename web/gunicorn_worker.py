@@ -62,7 +62,9 @@ class LeastLoadedThreadWorker(ThreadWorker):  # type: ignore[misc]
                 if self.alive:  # never again once shutting down
                     self._granted = True
                     super().set_accept_enabled(self.nr_conns < self.worker_connections)
-        super().wait_for_and_dispatch_events(timeout)
-        # A connection still pending was reported (and taken) in that pass; a later one
-        # finds the worker as loaded as it is then.
-        self._granted = False
+        try:
+            super().wait_for_and_dispatch_events(timeout)
+        finally:
+            # A connection still pending was reported (and taken) in that pass; a later
+            # one finds the worker as loaded as it is then.
+            self._granted = False
