@@ -116,9 +116,9 @@ def _bare_worker(connections: int) -> LeastLoadedThreadWorker:
     return worker
 
 
-def test_a_loaded_worker_steps_back_then_takes_the_connection(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def gthread_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
+    """gthread's own accept, switch and pass, recorded instead of made."""
     calls: list[tuple[str, object]] = []
     monkeypatch.setattr(
         ThreadWorker, "accept", lambda self, listener: calls.append(("accept", listener))
@@ -131,6 +131,13 @@ def test_a_loaded_worker_steps_back_then_takes_the_connection(
         "wait_for_and_dispatch_events",
         lambda self, timeout: calls.append(("wait", timeout)),
     )
+    return calls
+
+
+def test_a_loaded_worker_steps_back_then_takes_the_connection(
+    gthread_calls: list[tuple[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = gthread_calls
     idle = _bare_worker(connections=1)
     idle.accept("listener")
     assert calls == [("accept", "listener")]  # a thread to spare: at once
@@ -145,7 +152,7 @@ def test_a_loaded_worker_steps_back_then_takes_the_connection(
     assert calls[-1][0] == "wait" and 0 < calls[-1][1] <= 0.002  # wakes when it ends
     loaded._resume_at = time.monotonic() - 0.001  # the moment has passed
     calls.clear()
-    monkeypatch.setattr(
+    monkeypatch.setattr(  # this pass reports the connection still pending
         ThreadWorker,
         "wait_for_and_dispatch_events",
         lambda self, timeout: (calls.append(("wait", timeout)), self.accept("listener")),
@@ -156,15 +163,10 @@ def test_a_loaded_worker_steps_back_then_takes_the_connection(
 
 
 def test_a_worker_shutting_down_does_not_start_accepting_again(
-    monkeypatch: pytest.MonkeyPatch,
+    gthread_calls: list[tuple[str, object]],
 ) -> None:
-    calls: list[tuple[str, object]] = []
-    monkeypatch.setattr(
-        ThreadWorker, "set_accept_enabled", lambda self, on: calls.append(("enabled", on))
-    )
-    monkeypatch.setattr(ThreadWorker, "wait_for_and_dispatch_events", lambda self, timeout: None)
     worker = _bare_worker(connections=5)
     worker._resume_at = time.monotonic() - 0.001
     worker.alive = False  # SIGTERM arrived while it stepped back
     worker.wait_for_and_dispatch_events(1.0)
-    assert ("enabled", True) not in calls and worker._resume_at is None
+    assert ("enabled", True) not in gthread_calls and worker._resume_at is None
