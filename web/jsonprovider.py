@@ -48,16 +48,16 @@ class FastJSONProvider(DefaultJSONProvider):
             return None
         if kwargs.get("ensure_ascii", self.ensure_ascii):
             return None  # orjson always writes UTF-8
-        indent = kwargs.get("indent")
-        if indent not in (None, 2) or kwargs.get("separators") not in (None, (",", ":")):
+        # orjson writes compact JSON, or indented by 2 with `json.dumps`'s default
+        # separators for indented output; anything else is the standard library's.
+        indent, separators = kwargs.get("indent"), kwargs.get("separators")
+        if (indent, separators) not in ((None, (",", ":")), (2, None)):
             return None
         options = _BASE_OPTIONS
         if kwargs.get("sort_keys", self.sort_keys):
             options |= orjson.OPT_SORT_KEYS
         if indent == 2:
             options |= orjson.OPT_INDENT_2
-        elif kwargs.get("separators") is None:
-            return None  # `json.dumps`'s default separators put spaces after , and :
         try:
             return orjson.dumps(obj, default=kwargs.get("default", self.default), option=options)
         except orjson.JSONEncodeError:

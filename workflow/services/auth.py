@@ -113,10 +113,9 @@ _ACTOR_FOR_TOKEN = PreparedSelect(
 def actor_for_token(rt: Runtime, session: Session, token: str) -> Actor:
     """The active user a valid token belongs to, in one query."""
     rows = _ACTOR_FOR_TOKEN.rows(session.connection(), {"digest": _token_digest(token)})
-    row = rows[0] if rows else None
-    if row is None:
+    if not rows:
         raise Unauthorized("the token is invalid, expired or revoked")
-    expires_at, revoked_at, active, *actor = row
+    expires_at, revoked_at, active, *actor = rows[0]
     if revoked_at is not None or expires_at <= rt.now():
         raise Unauthorized("the token is invalid, expired or revoked")
     if not active:

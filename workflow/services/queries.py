@@ -143,20 +143,17 @@ def listed_views(
     """
     kept = rt.directory.views
     keys = [(case, tuple(clocks[case.id])) for case in cases]
-    views: list[dict[str, Any] | None] = [kept.find(key) for key in keys]
-    missing = [case for case, view in zip(cases, views, strict=True) if view is None]
-    if missing:
-        drawn = _draw_masked(rt, session, actor, missing, clocks)
-        for at, (key, view) in enumerate(zip(keys, views, strict=True)):
-            if view is None:
-                views[at] = drawn[key[0].id]
-                kept.put(key, views[at])
+    found = [kept.find(key) for key in keys]
+    missing = [case for case, view in zip(cases, found, strict=True) if view is None]
+    drawn = _draw_masked(rt, session, actor, missing, clocks) if missing else {}
     now = rt.now()
     allowed = _AllowedEvents(rt, session, actor, now)
     is_open = clock_service.is_open
     out = []
-    for case, view in zip(cases, views, strict=True):
-        assert view is not None
+    for case, key, view in zip(cases, keys, found, strict=True):
+        if view is None:
+            view = drawn[case.id]
+            kept.put(key, view)
         own = clocks[case.id]
         out.append(at_moment(view, own, now, allowed(case, [c for c in own if is_open(c)])))
     return out

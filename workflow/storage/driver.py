@@ -69,16 +69,17 @@ class DriverStatement:
         self._bind = tuple(
             binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         )
-        processors = [
-            (at, column.type.dialect_impl(dialect).result_processor(dialect, None), column.type)
-            for at, column in enumerate(columns)
-        ]
         # Only the columns that have a processor are visited per row (most have none).
         # A UTC timestamp arrives in UTC (the sessions' zone): its processor is called
         # only for a value in another zone, not for each of the hundreds a page holds.
-        found = [(at, p, isinstance(t, UTCDateTime)) for at, p, t in processors if p is not None]
-        self._result = tuple((at, p) for at, p, utc in found if not utc)
-        self._utc_result = tuple((at, p) for at, p, utc in found if utc)
+        result: list[tuple[int, Any]] = []
+        utc_result: list[tuple[int, Any]] = []
+        for at, column in enumerate(columns):
+            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if process is not None:
+                utc = isinstance(column.type, UTCDateTime)
+                (utc_result if utc else result).append((at, process))
+        self._result, self._utc_result = tuple(result), tuple(utc_result)
 
     def values(self, params: Mapping[str, Any]) -> list[Any]:
         out = []
